@@ -1,0 +1,249 @@
+//! Registering instances: [`Registry`], [`RegisterOptions`], the [`Registration`] guard and the
+//! [`LeaseDriver`] primitives a backend supplies.
+
+use std::fmt::Debug;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use crate::{Backoff, Error, Result, ServiceInstance};
+
+/// Registers service instances with a TTL and keeps them alive.
+///
+/// # Contract
+///
+/// - `register_visible_in_snapshot`: once `register` returns, the instance is in the
+///   [`crate::Watcher::snapshot`] of its service.
+/// - `deregister_removes`: after [`Registration::deregister`] returns `Ok`, the instance is gone
+///   from the snapshot.
+/// - `drop_guard_deregisters`: dropping the [`Registration`] deregisters the instance shortly
+///   after (in a background task; the TTL removes it if the runtime is shutting down).
+/// - `lease_expiry_removes`: when the instance's lease expires (or the backend forgets it),
+///   watchers see it removed.
+/// - `reregister_after_expiry`: after such an expiry the registration puts the instance back by
+///   itself, and its state goes from [`LeaseState::Reregistering`] back to [`LeaseState::Live`].
+/// - `two_registrations_have_independent_leases`: expiring or deregistering one registration
+///   never affects another, even of the same service.
+///
+/// Keepalives are sent about every TTL/3 (see [`RegisterOptions::keepalive_interval`]).
+#[async_trait]
+pub trait Registry: Debug + Send + Sync + 'static {
+    /// Registers `instance` under a new lease of `opts.ttl` and keeps it alive until the returned
+    /// guard is deregistered or dropped. Fails if the first registration fails (bad credentials,
+    /// backend unreachable): later failures are retried by the guard and show in its state.
+    async fn register(
+        &self,
+        instance: ServiceInstance,
+        opts: RegisterOptions,
+    ) -> Result<Registration>;
+}
+
+/// Options for [`Registry::register`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RegisterOptions {
+    /// How long the instance survives without a keepalive. Default 10 s.
+    pub ttl: Duration,
+    /// How often to refresh the lease. Default `ttl / 3`.
+    pub keepalive_interval: Option<Duration>,
+    /// Give up re-registering after this many failed attempts in a row (`None`: never give up).
+    pub max_reregister_attempts: Option<u32>,
+    /// Retry schedule for failed keepalives and re-registrations.
+    pub backoff: Backoff,
+}
+
+impl Default for RegisterOptions {
+    fn default() -> Self {
+        RegisterOptions {
+            ttl: Duration::from_secs(10),
+            keepalive_interval: None,
+            max_reregister_attempts: None,
+            backoff: Backoff::default(),
+        }
+    }
+}
+
+impl RegisterOptions {
+    /// Options with the given TTL and defaults for the rest.
+    pub fn with_ttl(ttl: Duration) -> Self {
+        RegisterOptions {
+            ttl,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the keepalive interval.
+    pub fn keepalive_every(mut self, interval: Duration) -> Self {
+        self.keepalive_interval = Some(interval);
+        self
+    }
+
+    /// Sets the maximum number of consecutive failed re-registration attempts.
+    pub fn max_reregister_attempts(mut self, attempts: u32) -> Self {
+        self.max_reregister_attempts = Some(attempts);
+        self
+    }
+
+    /// Sets the retry schedule.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    pub(crate) fn interval(&self) -> Duration {
+        self.keepalive_interval
+            .unwrap_or(self.ttl / 3)
+            .max(Duration::from_millis(10))
+    }
+}
+
+/// The state of a [`Registration`], observable through [`Registration::subscribe`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LeaseState {
+    /// Registered and kept alive.
+    Live,
+    /// The lease was lost (expired, revoked, backend restarted); registering again.
+    Reregistering {
+        /// Failed attempts so far (0 while the first attempt runs).
+        attempt: u32,
+        /// Why the lease was lost, or why the last attempt failed.
+        reason: String,
+    },
+    /// Not registered, and re-registration failed with an error retrying cannot fix, or ran out of
+    /// attempts. With a non-retryable error the guard keeps trying at the maximum backoff; when
+    /// attempts ran out it has stopped.
+    Lost {
+        /// The last error.
+        reason: String,
+    },
+    /// Deregistered by [`Registration::deregister`] or by dropping the guard.
+    Deregistered,
+}
+
+/// What a keepalive found.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum KeepAlive {
+    /// The lease is alive and was refreshed.
+    Alive,
+    /// The lease no longer exists (expired, revoked, or the backend forgot it).
+    Expired,
+}
+
+/// The primitives a backend supplies so that [`Registration`] can run the one keepalive and
+/// re-registration state machine. Backends implement this; applications use [`Registry`].
+#[async_trait]
+pub trait LeaseDriver: Send + Sync + 'static {
+    /// The backend's handle on one lease (an etcd lease id with its keepalive stream, a Consul
+    /// service id, ...). Each registration owns its own.
+    type Lease: Send + Sync + 'static;
+
+    /// The backend's name for logs and errors.
+    fn backend(&self) -> &'static str;
+
+    /// Creates a new lease of `ttl` and writes `instance` under it.
+    async fn grant(&self, instance: &ServiceInstance, ttl: Duration) -> Result<Self::Lease>;
+
+    /// Refreshes `lease` once.
+    async fn keep_alive(&self, lease: &mut Self::Lease) -> Result<KeepAlive>;
+
+    /// Revokes `lease`, removing the instance. Revoking a lease that is gone is not an error.
+    async fn revoke(&self, lease: Self::Lease) -> Result<()>;
+}
+
+/// The guard of one registered instance. It keeps the instance alive in a background task,
+/// re-registers it when its lease is lost, and deregisters it on [`deregister`](Self::deregister)
+/// or when dropped.
+#[derive(Debug)]
+pub struct Registration {
+    instance: ServiceInstance,
+    state: watch::Receiver<LeaseState>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<Result<()>>>,
+}
+
+impl Registration {
+    /// Registers `instance` through `driver` (awaiting the first grant) and starts the keepalive
+    /// task. Backends call this from their [`Registry::register`].
+    #[tracing::instrument(level = "debug", skip_all, fields(backend = driver.backend(), service = %instance.service, id = %instance.id))]
+    pub async fn start<D: LeaseDriver>(
+        driver: D,
+        instance: ServiceInstance,
+        opts: RegisterOptions,
+    ) -> Result<Registration> {
+        let lease = driver.grant(&instance, opts.ttl).await?;
+        tracing::info!(
+            backend = driver.backend(),
+            service = %instance.service,
+            id = %instance.id,
+            ttl_ms = opts.ttl.as_millis() as u64,
+            "registered"
+        );
+        let (state_tx, state) = watch::channel(LeaseState::Live);
+        let (stop, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(crate::lease::run(
+            driver,
+            instance.clone(),
+            opts,
+            lease,
+            state_tx,
+            stop_rx,
+        ));
+        Ok(Registration {
+            instance,
+            state,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The registered instance.
+    pub fn instance(&self) -> &ServiceInstance {
+        &self.instance
+    }
+
+    /// The current state.
+    pub fn state(&self) -> LeaseState {
+        self.state.borrow().clone()
+    }
+
+    /// A receiver that sees every state change.
+    pub fn subscribe(&self) -> watch::Receiver<LeaseState> {
+        self.state.clone()
+    }
+
+    /// Waits until the state satisfies `pred`, returning that state.
+    pub async fn wait_for(&mut self, pred: impl FnMut(&LeaseState) -> bool) -> Result<LeaseState> {
+        self.state
+            .wait_for(pred)
+            .await
+            .map(|s| s.clone())
+            .map_err(|_| Error::Closed {
+                backend: "registry",
+                what: "registration",
+            })
+    }
+
+    /// Stops the keepalive and revokes the lease, waiting for the backend to confirm.
+    pub async fn deregister(mut self) -> Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(|e| Error::Backend {
+                backend: "registry",
+                source: Box::new(e),
+            })?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        // Dropping `stop` wakes the task, which revokes the lease and exits. Never blocks.
+        self.stop.take();
+    }
+}
