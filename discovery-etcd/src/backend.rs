@@ -1,0 +1,395 @@
+//! [`EtcdBackend`]: the KV view, KV store and lease primitives over one etcd client.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use discovery_core::{
+    Error, Key, KvPair, KvRegistry, KvSnapshot, KvStore, KvView, KvWatchStream, Layout, LeaseId,
+    Result, Revision,
+};
+use etcd_client::{
+    Certificate, Client, ConnectOptions, GetOptions, Identity, PutOptions, TlsOptions, Txn, TxnOp,
+    TxnOpResponse,
+};
+
+use crate::error::{call, timed, BACKEND};
+use crate::keys::{etcd_revision, revision, Namespace};
+use crate::lease::Keepers;
+use crate::EtcdConfig;
+
+/// Range requests per transaction in [`KvView::list`] (etcd's default limit is 128 operations).
+const PREFIXES_PER_TXN: usize = 64;
+/// Keys per range page: replies stay far below the gRPC client's 4 MiB message limit, so a prefix
+/// of any size can be listed (pages are pinned to the first page's revision).
+const KEYS_PER_PAGE: i64 = 2000;
+
+/// The end of the key range covering every key that starts with `prefix` (etcd's rule).
+fn range_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// An etcd v3 backend: [`KvView`], [`KvStore`], [`discovery_core::LeaseKv`], and — through
+/// [`KvRegistry`] — [`discovery_core::Registry`] and [`discovery_core::Watcher`].
+///
+/// Cheap to clone: clones share one client (one HTTP/2 connection per endpoint).
+#[derive(Clone)]
+pub struct EtcdBackend {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) client: Client,
+    pub(crate) ns: Namespace,
+    pub(crate) layout: Layout,
+    pub(crate) request_timeout: Duration,
+    pub(crate) endpoints: Vec<String>,
+    pub(crate) keepers: Mutex<HashMap<i64, crate::lease::Keeper>>,
+}
+
+impl fmt::Debug for EtcdBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EtcdBackend")
+            .field("endpoints", &self.inner.endpoints)
+            .field("namespace", &self.inner.ns)
+            .field("layout", &self.inner.layout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EtcdBackend {
+    /// Connects to the cluster and checks that it answers (one read within the connect and
+    /// request timeouts), so that a wrong endpoint, bad credentials or a missing TLS file fail
+    /// here with a clear [`Error`] instead of on first use.
+    pub async fn connect(config: EtcdConfig) -> Result<EtcdBackend> {
+        config.validate()?;
+        let options = connect_options(&config)?;
+        let budget = config.connect_timeout + config.request_timeout;
+        let client = timed(
+            "connect",
+            budget,
+            Client::connect(config.endpoints.clone(), Some(options)),
+        )
+        .await?;
+        let backend = EtcdBackend {
+            inner: Arc::new(Inner {
+                client,
+                ns: Namespace::new(config.namespace_prefix()),
+                layout: config.layout.clone(),
+                request_timeout: config.request_timeout,
+                endpoints: config.endpoints.clone(),
+                keepers: Mutex::new(HashMap::new()),
+            }),
+        };
+        // The channel connects lazily: probe once so that an unreachable cluster is reported now.
+        let probe = backend.inner.ns.encode(&Key::root());
+        let mut kv = backend.inner.client.kv_client();
+        let probed = timed(
+            "connect",
+            budget,
+            kv.get(probe, Some(GetOptions::new().with_count_only())),
+        )
+        .await;
+        match probed {
+            // The server answered and knew us: a user without read access to the namespace's
+            // root is still connected.
+            Ok(_) | Err(Error::PermissionDenied { .. }) => Ok(backend),
+            Err(e) if e.is_retryable() => Err(Error::unavailable(
+                BACKEND,
+                format!(
+                    "no endpoint of {:?} answered within {budget:?}: {e}",
+                    config.endpoints
+                ),
+            )),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The registry and watcher of this backend (JSON or plain instances, per the config's
+    /// layout). [`EtcdBackend`] implements both traits itself by delegating to this.
+    pub fn registry(&self) -> KvRegistry<EtcdBackend> {
+        KvRegistry::new(self.clone(), self.inner.layout.clone())
+    }
+
+    /// The configured layout.
+    pub fn layout(&self) -> &Layout {
+        &self.inner.layout
+    }
+
+    pub(crate) fn client(&self) -> Client {
+        self.inner.client.clone()
+    }
+
+    pub(crate) fn timeout(&self) -> Duration {
+        self.inner.request_timeout
+    }
+
+    /// Reads every key under `prefixes` at one revision (`at`, or the current one).
+    pub(crate) async fn list_at(&self, prefixes: &[Key], at: Option<i64>) -> Result<KvSnapshot> {
+        let mut snap = KvSnapshot::default();
+        let mut pinned = at;
+        let kv = self.client().kv_client();
+        let chunks: Vec<&[Key]> = if prefixes.is_empty() {
+            vec![&[]]
+        } else {
+            prefixes.chunks(PREFIXES_PER_TXN).collect()
+        };
+        for chunk in chunks {
+            let opts = || {
+                let o = GetOptions::new().with_prefix().with_limit(KEYS_PER_PAGE);
+                match pinned {
+                    Some(r) => o.with_revision(r),
+                    None => o,
+                }
+            };
+            let mut ops: Vec<TxnOp> = chunk
+                .iter()
+                .map(|p| TxnOp::get(self.inner.ns.range_prefix(p), Some(opts())))
+                .collect();
+            if ops.is_empty() {
+                // Still read the revision, so that an empty list reports where it was taken.
+                ops.push(TxnOp::get(
+                    self.inner.ns.encode(&Key::root()),
+                    Some(GetOptions::new().with_count_only()),
+                ));
+            }
+            let txn = Txn::new().and_then(ops);
+            let resp = call("list", self.timeout(), || {
+                let (mut kv, txn) = (kv.clone(), txn.clone());
+                async move { kv.txn(txn).await }
+            })
+            .await
+            .map_err(|e| match chunk {
+                // Name the prefix(es) refused (a role may cover some of them only).
+                [one] => with_key(e, one),
+                _ => with_key(
+                    e,
+                    &Key::new(chunk.iter().map(Key::as_str).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_else(|_| Key::root()),
+                ),
+            })?;
+            let rev = resp.header().map(|h| h.revision()).unwrap_or(0);
+            pinned.get_or_insert(rev);
+            for (prefix, op) in chunk.iter().zip(resp.op_responses()) {
+                if let TxnOpResponse::Get(get) = op {
+                    for kv in get.kvs() {
+                        if let Some(pair) = self.inner.ns.pair_under(kv, prefix) {
+                            snap.pairs.insert(pair.key.clone(), pair);
+                        }
+                    }
+                    if get.more() {
+                        let after = get.kvs().last().map(|kv| kv.key().to_vec());
+                        let at = pinned.unwrap_or(rev);
+                        self.list_rest(prefix, after, at, &mut snap).await?;
+                    }
+                }
+            }
+        }
+        snap.revision = revision(pinned.unwrap_or(0));
+        Ok(snap)
+    }
+
+    /// Reads the pages of `prefix` after key `after` at revision `rev` into `snap`.
+    async fn list_rest(
+        &self,
+        prefix: &Key,
+        mut after: Option<Vec<u8>>,
+        rev: i64,
+        snap: &mut KvSnapshot,
+    ) -> Result<()> {
+        let start = self.inner.ns.range_prefix(prefix);
+        let end = range_end(&start);
+        let kv = self.client().kv_client();
+        while let Some(mut from) = after.take() {
+            from.push(0); // the first key after the last one read
+            let opts = GetOptions::new()
+                .with_range(end.clone())
+                .with_limit(KEYS_PER_PAGE)
+                .with_revision(rev);
+            let resp = call("list", self.timeout(), || {
+                let (mut kv, from, opts) = (kv.clone(), from.clone(), opts.clone());
+                async move { kv.get(from, Some(opts)).await }
+            })
+            .await
+            .map_err(|e| with_key(e, prefix))?;
+            for kv in resp.kvs() {
+                if let Some(pair) = self.inner.ns.pair_under(kv, prefix) {
+                    snap.pairs.insert(pair.key.clone(), pair);
+                }
+            }
+            if resp.more() {
+                after = resp.kvs().last().map(|kv| kv.key().to_vec());
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn put_raw(
+        &self,
+        key: &Key,
+        value: Bytes,
+        lease: Option<i64>,
+    ) -> Result<Revision> {
+        let opts = lease.map(|l| PutOptions::new().with_lease(l));
+        let (kv, k) = (self.client().kv_client(), self.inner.ns.encode(key));
+        let resp = call("put", self.timeout(), || {
+            let (mut kv, k, v, o) = (kv.clone(), k.clone(), value.to_vec(), opts.clone());
+            async move { kv.put(k, v, o).await }
+        })
+        .await
+        .map_err(|e| with_key(e, key))?;
+        Ok(revision(resp.header().map(|h| h.revision()).unwrap_or(0)))
+    }
+
+    /// Compacts the history up to `rev` (for operators and tests).
+    pub async fn compact(&self, rev: Revision) -> Result<()> {
+        let kv = self.client().kv_client();
+        call("compact", self.timeout(), || {
+            let mut kv = kv.clone();
+            async move { kv.compact(etcd_revision(rev), None).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// The current revision of the cluster.
+    pub async fn current_revision(&self) -> Result<Revision> {
+        Ok(self.list_at(&[], None).await?.revision)
+    }
+
+    /// The lease attached to `key`, if any (for operators and tests).
+    pub async fn lease_of(&self, key: &Key) -> Result<Option<LeaseId>> {
+        let resp = self.get_raw(key).await?;
+        Ok(resp
+            .kvs()
+            .first()
+            .map(|kv| kv.lease())
+            .filter(|l| *l != 0)
+            .map(LeaseId))
+    }
+
+    async fn get_raw(&self, key: &Key) -> Result<etcd_client::GetResponse> {
+        let (kv, k) = (self.client().kv_client(), self.inner.ns.encode(key));
+        call("get", self.timeout(), || {
+            let (mut kv, k) = (kv.clone(), k.clone());
+            async move { kv.get(k, None).await }
+        })
+        .await
+    }
+
+    pub(crate) fn keepers(&self) -> &Keepers {
+        &self.inner.keepers
+    }
+}
+
+/// Names the key in permission errors.
+fn with_key(e: Error, key: &Key) -> Error {
+    match e {
+        Error::PermissionDenied {
+            backend,
+            key: None,
+            reason,
+        } => Error::PermissionDenied {
+            backend,
+            key: Some(key.to_string()),
+            reason,
+        },
+        other => other,
+    }
+}
+
+fn read_file(what: &'static str, path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        Error::invalid_config(
+            format!("tls.{what}"),
+            format!("cannot read {}: {e}", path.display()),
+        )
+    })
+}
+
+fn connect_options(config: &EtcdConfig) -> Result<ConnectOptions> {
+    let mut o = ConnectOptions::new()
+        .with_connect_timeout(config.connect_timeout)
+        .with_keep_alive(config.keepalive_interval, config.keepalive_interval)
+        .with_keep_alive_while_idle(true)
+        .with_require_leader(true);
+    if let Some(user) = &config.user {
+        o = o
+            .with_user(user.clone(), config.password.clone().unwrap_or_default())
+            .with_auto_token_refresh(true);
+    }
+    if let Some(tls) = &config.tls {
+        let mut t = TlsOptions::new();
+        if let Some(ca) = &tls.ca {
+            t = t.ca_certificate(Certificate::from_pem(read_file("ca", ca)?));
+        } else {
+            t = t.with_native_roots();
+        }
+        if let (Some(cert), Some(key)) = (&tls.cert, &tls.key) {
+            t = t.identity(Identity::from_pem(
+                read_file("cert", cert)?,
+                read_file("key", key)?,
+            ));
+        }
+        if let Some(domain) = &tls.domain {
+            t = t.domain_name(domain.clone());
+        }
+        o = o.with_tls(t);
+    }
+    Ok(o)
+}
+
+#[async_trait]
+impl KvView for EtcdBackend {
+    fn backend(&self) -> &'static str {
+        BACKEND
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<KvPair>> {
+        let resp = self.get_raw(key).await.map_err(|e| with_key(e, key))?;
+        Ok(resp
+            .kvs()
+            .first()
+            .and_then(|kv| self.inner.ns.pair_under(kv, key)))
+    }
+
+    async fn list(&self, prefixes: &[Key]) -> Result<KvSnapshot> {
+        self.list_at(prefixes, None).await
+    }
+
+    async fn watch_prefix(&self, prefix: &Key, after: Option<Revision>) -> Result<KvWatchStream> {
+        Ok(crate::watch::watch(self.clone(), prefix.clone(), after))
+    }
+}
+
+#[async_trait]
+impl KvStore for EtcdBackend {
+    async fn put(&self, key: &Key, value: Bytes, ttl: Option<Duration>) -> Result<Revision> {
+        let lease = match ttl {
+            Some(ttl) => Some(discovery_core::LeaseKv::grant(self, ttl).await?.0),
+            None => None,
+        };
+        self.put_raw(key, value, lease).await
+    }
+
+    async fn delete(&self, key: &Key) -> Result<bool> {
+        let (kv, k) = (self.client().kv_client(), self.inner.ns.encode(key));
+        let resp = call("delete", self.timeout(), || {
+            let (mut kv, k) = (kv.clone(), k.clone());
+            async move { kv.delete(k, None).await }
+        })
+        .await
+        .map_err(|e| with_key(e, key))?;
+        Ok(resp.deleted() > 0)
+    }
+}
