@@ -1,0 +1,257 @@
+//! The consul-template dialect: data functions recording dependencies, helpers, scratch, math
+//! and encoders, and [`ConsulTemplate`].
+
+mod data;
+mod encode;
+mod group;
+mod helpers;
+mod math;
+mod query;
+mod scratch;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use discovery_core::{Dependency, RenderData, Rendered, Renderer, Result};
+
+use crate::func::{Arity, FuncMap};
+use crate::template::{EnvSource, Template};
+use crate::value::go_object;
+
+/// Per-render state of a consul-template template.
+#[derive(Debug)]
+pub(crate) struct CtState {
+    pub(crate) data: RenderData,
+    pub(crate) env: EnvSource,
+    pub(crate) sandbox: Option<PathBuf>,
+    used: Mutex<BTreeSet<Dependency>>,
+    missing: Mutex<BTreeSet<Dependency>>,
+    scratch: Arc<scratch::Scratch>,
+}
+
+impl CtState {
+    pub(crate) fn use_dep(&self, d: Dependency) {
+        self.used
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(d);
+    }
+
+    pub(crate) fn miss(&self, d: Dependency) {
+        self.missing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(d);
+    }
+
+    fn take(m: &Mutex<BTreeSet<Dependency>>) -> BTreeSet<Dependency> {
+        std::mem::take(&mut *m.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// consul-template's function map (built once).
+pub(crate) fn funcs() -> &'static FuncMap {
+    static FUNCS: OnceLock<FuncMap> = OnceLock::new();
+    FUNCS.get_or_init(|| {
+        let mut f = FuncMap::new();
+        data::register(&mut f);
+        helpers::register(&mut f);
+        group::register(&mut f);
+        math::register(&mut f);
+        encode::register(&mut f);
+        f.insert("scratch", Arity::exact(0), |ctx, _| {
+            let st = data::state(ctx)?;
+            Ok(go_object(scratch::ScratchHandle(st.scratch.clone())))
+        });
+        f
+    })
+}
+
+/// A consul-template template; it implements [`Renderer`].
+///
+/// Data functions read [`RenderData`]: `key`/`ls`/`tree` read `data.kv` (Consul key `a/b` is
+/// `/a/b` there), `service` reads `data.services`, `services` reads `data.catalog`. The render
+/// reports in `missing` what it needed but the data lacked: a `key` that is absent (consul-template
+/// would block on it), a service or the catalog that was not fetched, and a `safeLs`/`safeTree`
+/// prefix with no keys. Output with a non-empty `missing` must not be written.
+#[derive(Debug, Clone)]
+pub struct ConsulTemplate {
+    template: Template,
+}
+
+impl ConsulTemplate {
+    /// Wraps a template parsed with [`crate::Dialect::ConsulTemplate`].
+    pub fn new(template: Template) -> Self {
+        ConsulTemplate { template }
+    }
+
+    /// The template.
+    pub fn template(&self) -> &Template {
+        &self.template
+    }
+}
+
+/// A render that may have failed, with what it read up to the failure: a daemon tells a real
+/// error (all of its data was there) from an artifact of incomplete data, which consul-template's
+/// first pass turns into a failure.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RenderAttempt {
+    /// The output, or the error that stopped the render.
+    pub output: Result<String>,
+    /// The data read before the render ended.
+    pub used: BTreeSet<Dependency>,
+    /// The data needed but absent before the render ended.
+    pub missing: BTreeSet<Dependency>,
+}
+
+impl ConsulTemplate {
+    /// Renders from `data`, reporting `used` and `missing` even when the render fails.
+    pub fn attempt(&self, data: &RenderData) -> RenderAttempt {
+        let state = Arc::new(CtState {
+            data: data.clone(),
+            env: self.template.env_source(),
+            sandbox: self.template.options().file_sandbox.clone(),
+            used: Mutex::default(),
+            missing: Mutex::default(),
+            scratch: Arc::default(),
+        });
+        let output = self.template.execute(state.clone());
+        RenderAttempt {
+            output,
+            used: CtState::take(&state.used),
+            missing: CtState::take(&state.missing),
+        }
+    }
+}
+
+impl Renderer for ConsulTemplate {
+    fn render(&self, data: &RenderData) -> Result<Rendered> {
+        let attempt = self.attempt(data);
+        let mut rendered = Rendered::default();
+        rendered.output = attempt.output?;
+        rendered.used = attempt.used;
+        rendered.missing = attempt.missing;
+        Ok(rendered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Dialect, TemplateOptions};
+
+    fn render(src: &str) -> Result<String> {
+        let t = Template::parse(src, TemplateOptions::new(Dialect::ConsulTemplate))?;
+        Ok(ConsulTemplate::new(t)
+            .render(&RenderData::default())?
+            .output)
+    }
+
+    #[test]
+    fn toml_nests_tables_and_arrays_of_tables() {
+        let out = render(
+            r#"{{toTOML (parseJSON "{\"a\":{\"b\":{\"c\":1.5}},\"l\":[{\"x\":\"y\"}],\"s\":[1,2],\"n\":null,\"k y\":true}")}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            "\"k y\" = true\ns = [1.0, 2.0]\n\n[a]\n  [a.b]\n    c = 1.5\n\n[[l]]\n  x = \"y\""
+        );
+        let err = render(r#"{{toTOML (parseJSON "{\"m\":[1,\"x\"]}")}}"#).unwrap_err();
+        assert!(err.to_string().contains("mixed element types"), "{err}");
+    }
+
+    #[test]
+    fn yaml_and_unescaped_json() {
+        let out = render(
+            r#"{{toYAML (parseJSON "{\"b\":[1,2.5],\"a\":\"x\"}")}}|{{toUnescapedJSON "<a>"}}"#,
+        )
+        .unwrap();
+        assert_eq!(out, "a: x\nb:\n- 1\n- 2.5|\"<a>\"");
+        let out = render("{{$y := parseYAML \"a:\\n  b: [1, x]\\nc: 1.5\"}}{{$y.a.b}} {{$y.c}} {{parseYAML \"\"}}")
+            .unwrap();
+        assert_eq!(out, "[1 x] 1.5 map[]");
+    }
+
+    #[test]
+    fn regex_classes_are_ascii_like_go() {
+        assert_eq!(
+            render(r#"{{regexMatch "^\\w+$" "héllo"}} {{regexMatch "^[\\w]+$" "a_1"}}"#).unwrap(),
+            "false true"
+        );
+        let err = render(r#"{{regexMatch "a{2" "x"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("error parsing regexp"), "{err}");
+    }
+
+    #[test]
+    fn collections_and_scratch() {
+        let out = render(
+            r#"{{in (parseJSON "[1,2]") 2.0}} {{contains 3 (parseJSON "[1,2]")}} {{scratch.MapSetX "m" "a" 1}}{{scratch.MapSetX "m" "a" 2}}{{scratch.MapValues "m"}} {{loop "2" 4}} {{indent 2 "a\n\nb"}}"#,
+        )
+        .unwrap();
+        assert_eq!(out, "true false [1] [2 3]   a\n\n  b");
+        let err = render(r#"{{scratch.Set "k" 1}}{{scratch.MapSet "k" "a" 1}}"#).unwrap_err();
+        assert!(err.to_string().contains("is not a map"), "{err}");
+    }
+
+    #[test]
+    fn env_functions() {
+        let env = [
+            ("SET".to_owned(), "v".to_owned()),
+            ("EMPTY".to_owned(), String::new()),
+        ];
+        let t = Template::parse(
+            r#"{{envOrDefault "EMPTY" "d"}}|{{envOrDefault "UNSET" "d"}}|{{env "SET"}}"#,
+            TemplateOptions::new(Dialect::ConsulTemplate).env(env.into_iter().collect()),
+        )
+        .unwrap();
+        let out = ConsulTemplate::new(t)
+            .render(&RenderData::default())
+            .unwrap();
+        assert_eq!(out.output, "|d|v");
+        let t = Template::parse(
+            r#"{{mustEnv "EMPTY"}}"#,
+            TemplateOptions::new(Dialect::ConsulTemplate).env(Default::default()),
+        )
+        .unwrap();
+        assert!(ConsulTemplate::new(t)
+            .render(&RenderData::default())
+            .is_err());
+    }
+
+    #[test]
+    fn file_needs_a_sandbox() {
+        let dir = std::env::temp_dir().join(format!("ct-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("x.txt");
+        std::fs::write(&f, "content").unwrap();
+        let src = format!("{{{{file \"{}\"}}}}", f.display());
+        let open = Template::parse(&src, TemplateOptions::new(Dialect::ConsulTemplate)).unwrap();
+        let err = ConsulTemplate::new(open)
+            .render(&RenderData::default())
+            .unwrap_err();
+        assert!(err.to_string().contains("disabled"), "{err}");
+        let boxed = Template::parse(
+            &src,
+            TemplateOptions::new(Dialect::ConsulTemplate).file_sandbox(&dir),
+        )
+        .unwrap();
+        let out = ConsulTemplate::new(boxed)
+            .render(&RenderData::default())
+            .unwrap();
+        assert_eq!(out.output, "content");
+        let outside = Template::parse(
+            "{{file \"/etc/hostname\"}}",
+            TemplateOptions::new(Dialect::ConsulTemplate).file_sandbox(&dir),
+        )
+        .unwrap();
+        assert!(ConsulTemplate::new(outside)
+            .render(&RenderData::default())
+            .is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,474 @@
+//! Writing rendered output to its destination the way confd does, with its gaps closed:
+//! compare first, stage in the destination's directory with restrictive permissions, run the
+//! check command on the staged file, fsync, rename atomically. A failing check leaves the
+//! destination byte-for-byte untouched. Commands run through `/bin/sh -c` with a timeout.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> discovery_core::Result<()> {
+//! use discovery_render::sync::{sync_file, FileTarget, SyncMode, SyncOutcome};
+//! let dir = std::env::temp_dir().join(format!("sync-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let target = FileTarget::new(dir.join("upstream.conf"));
+//! let first = sync_file(&target, b"server 10.0.0.1:80;\n", SyncMode::Write).await?;
+//! assert_eq!(first, SyncOutcome::Written);
+//! // Same bytes again: nothing is written, so no reload is needed.
+//! let again = sync_file(&target, b"server 10.0.0.1:80;\n", SyncMode::Write).await?;
+//! assert_eq!(again, SyncOutcome::Unchanged);
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok(()) }
+//! ```
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use discovery_core::{Error, Result};
+
+/// Default timeout of check and reload commands (confd has none; a hanging command blocked it).
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where and how one rendered file is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileTarget {
+    /// The destination file.
+    pub dest: PathBuf,
+    /// File mode; `None` keeps the existing destination's mode, else `0o644`.
+    pub mode: Option<u32>,
+    /// Owner uid; `None` keeps the existing owner (or the process's for a new file).
+    pub uid: Option<u32>,
+    /// Owner gid; `None` keeps the existing group (or the process's for a new file).
+    pub gid: Option<u32>,
+    /// confd's `check_cmd`: run on the staged file before it replaces `dest`; `{{.src}}` is the
+    /// staged file's path. Non-zero exit keeps the old file.
+    pub check_cmd: Option<String>,
+    /// Keep the staged file after the sync (confd's `-keep-stage-file`).
+    pub keep_stage_file: bool,
+    /// Timeout of the check command.
+    pub command_timeout: Duration,
+    /// Create missing parent directories (consul-template's `create_dest_dirs`); confd requires them.
+    pub create_dest_dirs: bool,
+    /// Keep the previous content as `<dest>.bak` (consul-template's `backup`).
+    pub backup: bool,
+}
+
+impl FileTarget {
+    /// A target with confd's defaults: mode from the existing file or 0644, no check.
+    pub fn new(dest: impl Into<PathBuf>) -> Self {
+        FileTarget {
+            dest: dest.into(),
+            mode: None,
+            uid: None,
+            gid: None,
+            check_cmd: None,
+            keep_stage_file: false,
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
+            create_dest_dirs: false,
+            backup: false,
+        }
+    }
+}
+
+/// How far [`sync_file`] goes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum SyncMode {
+    /// Compare, check, write.
+    Write,
+    /// Compare only and report what would change (confd `-noop`, consul-template `-dry`).
+    Noop,
+    /// Compare and write, skipping the check command (confd `-sync-only`).
+    SyncOnly,
+}
+
+/// What [`sync_file`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SyncOutcome {
+    /// Content, mode and owner already match: nothing written.
+    Unchanged,
+    /// `Noop` mode: the file would change; `diff` is a unified diff of the content (empty when
+    /// only mode or owner differ).
+    WouldChange {
+        /// Unified diff from the current to the new content.
+        diff: String,
+    },
+    /// The file was replaced.
+    Written,
+}
+
+fn io_err(path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// A unified diff between two contents, labelled with `path`.
+pub fn unified_diff(path: &Path, old: &[u8], new: &[u8]) -> String {
+    let old = String::from_utf8_lossy(old);
+    let new = String::from_utf8_lossy(new);
+    let name = path.display().to_string();
+    similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
+        .unified_diff()
+        .context_radius(3)
+        .header(&name, &name)
+        .to_string()
+}
+
+/// Brings `target.dest` to `content`, in confd's order: compare → (`Noop`: report) → stage in the
+/// destination's directory (mode 0600 until complete) → check command on the staged file → fsync →
+/// atomic rename. The destination is never partially written; on any error it is left as it was.
+#[tracing::instrument(level = "debug", skip(content), fields(dest = %target.dest.display(), bytes = content.len()))]
+pub async fn sync_file(target: &FileTarget, content: &[u8], mode: SyncMode) -> Result<SyncOutcome> {
+    let dest = &target.dest;
+    let dir = match dest.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !dir.is_dir() {
+        if target.create_dest_dirs && mode != SyncMode::Noop {
+            fs::create_dir_all(&dir).map_err(|e| io_err(&dir, e))?;
+        } else if mode != SyncMode::Noop {
+            return Err(io_err(
+                &dir,
+                std::io::Error::new(ErrorKind::NotFound, "destination directory does not exist"),
+            ));
+        }
+    }
+    let current = match fs::read(dest) {
+        Ok(bytes) => Some((bytes, fs::metadata(dest).map_err(|e| io_err(dest, e))?)),
+        Err(e) if e.kind() == ErrorKind::NotFound => None,
+        Err(e) => return Err(io_err(dest, e)),
+    };
+    let want_mode = target
+        .mode
+        .or_else(|| current.as_ref().map(|(_, m)| m.mode() & 0o7777))
+        .unwrap_or(0o644);
+    let changed = match &current {
+        None => true,
+        Some((bytes, meta)) => {
+            bytes.as_slice() != content
+                || meta.mode() & 0o7777 != want_mode
+                || target.uid.is_some_and(|u| u != meta.uid())
+                || target.gid.is_some_and(|g| g != meta.gid())
+        }
+    };
+    if !changed {
+        return Ok(SyncOutcome::Unchanged);
+    }
+    if mode == SyncMode::Noop {
+        let old = current.as_ref().map(|(b, _)| b.as_slice()).unwrap_or(b"");
+        return Ok(SyncOutcome::WouldChange {
+            diff: unified_diff(dest, old, content),
+        });
+    }
+
+    let staged = stage(&dir, dest, content, want_mode, target, current.as_ref())?;
+    let result = finish(target, &staged, mode).await;
+    if result.is_ok() {
+        metrics::counter!("discovery_files_written_total").increment(1);
+    }
+    if result.is_err() && !target.keep_stage_file {
+        let _ = fs::remove_file(&staged);
+    }
+    result.map(|()| SyncOutcome::Written)
+}
+
+async fn finish(target: &FileTarget, staged: &Path, mode: SyncMode) -> Result<()> {
+    if mode == SyncMode::Write {
+        if let Some(check) = &target.check_cmd {
+            let cmd = expand_src(check, staged);
+            run_command("check_cmd", &cmd, target.command_timeout).await?;
+        }
+    }
+    if target.backup && target.dest.exists() {
+        let bak = backup_path(&target.dest);
+        let _ = fs::remove_file(&bak);
+        fs::hard_link(&target.dest, &bak)
+            .or_else(|_| fs::copy(&target.dest, &bak).map(|_| ()))
+            .map_err(|e| io_err(&bak, e))?;
+    }
+    if target.keep_stage_file {
+        // Keep the staged file: copy it into place atomically through a second stage.
+        let second = staged.with_extension("keep");
+        fs::copy(staged, &second).map_err(|e| io_err(&second, e))?;
+        return rename_into_place(&second, &target.dest);
+    }
+    rename_into_place(staged, &target.dest)
+}
+
+fn backup_path(dest: &Path) -> PathBuf {
+    let mut s = dest.as_os_str().to_owned();
+    s.push(".bak");
+    PathBuf::from(s)
+}
+
+fn rename_into_place(staged: &Path, dest: &Path) -> Result<()> {
+    match fs::rename(staged, dest) {
+        Ok(()) => {}
+        // A bind-mounted single file (Docker) cannot be replaced: write it in place (not atomic).
+        Err(e) if e.raw_os_error() == Some(16) => {
+            let bytes = fs::read(staged).map_err(|e| io_err(staged, e))?;
+            fs::write(dest, bytes).map_err(|e| io_err(dest, e))?;
+            let _ = fs::remove_file(staged);
+        }
+        Err(e) => return Err(io_err(dest, e)),
+    }
+    if let Some(dir) = dest.parent() {
+        if let Ok(d) = File::open(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        }) {
+            let _ = d.sync_all();
+        }
+    }
+    Ok(())
+}
+
+fn stage(
+    dir: &Path,
+    dest: &Path,
+    content: &[u8],
+    mode: u32,
+    target: &FileTarget,
+    current: Option<&(Vec<u8>, fs::Metadata)>,
+) -> Result<PathBuf> {
+    let base = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "dest".into());
+    let mut attempt = 0u32;
+    loop {
+        let name = format!(".{base}{}", random_suffix());
+        let path = dir.join(name);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path);
+        let mut file = match file {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::AlreadyExists && attempt < 16 => {
+                attempt += 1;
+                continue;
+            }
+            Err(e) => return Err(io_err(&path, e)),
+        };
+        let written = file
+            .write_all(content)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(mode)));
+        if let Err(e) = written {
+            let _ = fs::remove_file(&path);
+            return Err(io_err(&path, e));
+        }
+        let uid = target.uid.or_else(|| current.map(|(_, m)| m.uid()));
+        let gid = target.gid.or_else(|| current.map(|(_, m)| m.gid()));
+        if uid.is_some() || gid.is_some() {
+            if let Err(e) = std::os::unix::fs::chown(&path, uid, gid) {
+                // Owner requested explicitly but not settable: fail rather than write a wrong owner.
+                if target.uid.is_some() || target.gid.is_some() {
+                    let _ = fs::remove_file(&path);
+                    return Err(io_err(&path, e));
+                }
+            }
+        }
+        return Ok(path);
+    }
+}
+
+fn random_suffix() -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!("{:016x}", h.finish())
+}
+
+/// Replaces confd's `{{.src}}` (with optional spaces) in a check command by the staged path.
+pub fn expand_src(cmd: &str, staged: &Path) -> String {
+    let src = staged.display().to_string();
+    let mut out = String::with_capacity(cmd.len() + src.len());
+    let mut rest = cmd;
+    while let Some(i) = rest.find("{{") {
+        let after = &rest[i + 2..];
+        match after.find("}}") {
+            Some(j) if after[..j].trim() == ".src" => {
+                out.push_str(&rest[..i]);
+                out.push_str(&src);
+                rest = &after[j + 2..];
+            }
+            _ => {
+                out.push_str(&rest[..i + 2]);
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Runs `command` through `/bin/sh -c`, killing it after `timeout`. `what` names it in errors
+/// (`check_cmd`, `reload_cmd`). Returns the combined output.
+#[tracing::instrument(level = "debug", skip(timeout))]
+pub async fn run_command(what: &'static str, command: &str, timeout: Duration) -> Result<String> {
+    let started = std::time::Instant::now();
+    let child = tokio::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| Error::Command {
+            what,
+            command: command.to_owned(),
+            reason: format!("could not be started: {e}"),
+        })?;
+    let out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(out)) => out,
+        Ok(Err(e)) => {
+            return Err(Error::Command {
+                what,
+                command: command.to_owned(),
+                reason: format!("failed: {e}"),
+            })
+        }
+        Err(_) => {
+            tracing::error!(
+                what,
+                command,
+                timeout_ms = timeout.as_millis() as u64,
+                "command timed out; killed"
+            );
+            return Err(Error::Command {
+                what,
+                command: command.to_owned(),
+                reason: format!("timed out after {timeout:?} and was killed"),
+            });
+        }
+    };
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    metrics::histogram!("discovery_command_seconds", "command" => what)
+        .record(started.elapsed().as_secs_f64());
+    if !out.status.success() {
+        metrics::counter!("discovery_command_failures_total", "command" => what).increment(1);
+    }
+    if out.status.success() {
+        tracing::debug!(what, command, elapsed_ms, output = %text.trim_end(), "command succeeded");
+        Ok(text)
+    } else {
+        tracing::error!(what, command, elapsed_ms, output = %text.trim_end(), "command failed");
+        Err(Error::Command {
+            what,
+            command: command.to_owned(),
+            reason: format!("exited with {}: {}", out.status, text.trim_end()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp() -> tempfile::TempDir {
+        tempfile::tempdir().expect("tempdir")
+    }
+
+    #[tokio::test]
+    async fn failing_check_keeps_old_file_and_leaves_no_stage() {
+        let d = tmp();
+        let dest = d.path().join("nginx.conf");
+        fs::write(&dest, b"old\n").unwrap();
+        let mut t = FileTarget::new(&dest);
+        t.check_cmd = Some("grep -q good {{.src}}".into());
+        let err = sync_file(&t, b"bad\n", SyncMode::Write).await.unwrap_err();
+        assert!(err.to_string().contains("check_cmd"), "{err}");
+        assert_eq!(fs::read(&dest).unwrap(), b"old\n");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            1,
+            "staged file left behind"
+        );
+        assert_eq!(
+            sync_file(&t, b"good\n", SyncMode::Write).await.unwrap(),
+            SyncOutcome::Written
+        );
+        assert_eq!(fs::read(&dest).unwrap(), b"good\n");
+    }
+
+    #[tokio::test]
+    async fn check_sees_the_staged_file_with_final_mode() {
+        let d = tmp();
+        let dest = d.path().join("x.conf");
+        let mut t = FileTarget::new(&dest);
+        t.mode = Some(0o640);
+        t.check_cmd =
+            Some("test \"$(stat -c %a {{ .src }})\" = 640 && grep -q hello {{.src}}".into());
+        assert_eq!(
+            sync_file(&t, b"hello", SyncMode::Write).await.unwrap(),
+            SyncOutcome::Written
+        );
+        assert_eq!(fs::metadata(&dest).unwrap().mode() & 0o777, 0o640);
+        // A mode change alone is a change.
+        t.mode = Some(0o600);
+        t.check_cmd = None;
+        assert_eq!(
+            sync_file(&t, b"hello", SyncMode::Write).await.unwrap(),
+            SyncOutcome::Written
+        );
+        assert_eq!(fs::metadata(&dest).unwrap().mode() & 0o777, 0o600);
+    }
+
+    #[tokio::test]
+    async fn noop_reports_a_diff_and_writes_nothing() {
+        let d = tmp();
+        let dest = d.path().join("up.conf");
+        fs::write(&dest, "a\nb\n").unwrap();
+        let t = FileTarget::new(&dest);
+        match sync_file(&t, b"a\nc\n", SyncMode::Noop).await.unwrap() {
+            SyncOutcome::WouldChange { diff } => {
+                assert!(diff.contains("-b") && diff.contains("+c"), "{diff}")
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        assert_eq!(fs::read(&dest).unwrap(), b"a\nb\n");
+    }
+
+    #[tokio::test]
+    async fn missing_directory_is_an_error_naming_it() {
+        let d = tmp();
+        let t = FileTarget::new(d.path().join("nope/x.conf"));
+        let err = sync_file(&t, b"x", SyncMode::Write).await.unwrap_err();
+        assert!(err.to_string().contains("nope"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn hanging_command_is_killed_after_timeout() {
+        let err = run_command("reload_cmd", "sleep 30", Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("timed out"), "{err}");
+    }
+
+    #[test]
+    fn src_expansion() {
+        let p = Path::new("/etc/nginx/.nginx.conf123");
+        assert_eq!(
+            expand_src("nginx -t -c {{.src}} && echo {{ .src }} {{.other}}", p),
+            "nginx -t -c /etc/nginx/.nginx.conf123 && echo /etc/nginx/.nginx.conf123 {{.other}}"
+        );
+    }
+}
