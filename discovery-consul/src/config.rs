@@ -1,0 +1,311 @@
+//! [`ConsulConfig`] and [`TlsConfig`].
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use discovery_core::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+/// How to reach and use a Consul agent.
+///
+/// Every field has a default, so `ConsulConfig::default()` talks to a local agent at
+/// `http://127.0.0.1:8500` without a token. Durations are written as Go-style strings in files
+/// (`"60s"`, `"1m"`, `"500ms"`) or as a number of seconds.
+///
+/// ```
+/// use std::time::Duration;
+/// use discovery_consul::ConsulConfig;
+/// let cfg = ConsulConfig::from_url("consul://127.0.0.1:8500")?
+///     .with_token("s3cr3t")
+///     .with_wait(Duration::from_secs(30));
+/// assert_eq!(cfg.address, "http://127.0.0.1:8500");
+/// assert!(!format!("{cfg:?}").contains("s3cr3t"));
+/// # Ok::<(), discovery_core::Error>(())
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ConsulConfig {
+    /// Base URL of the agent's HTTP API. Default `http://127.0.0.1:8500`.
+    pub address: String,
+    /// ACL token sent as `X-Consul-Token`. Default none. Redacted in `Debug`.
+    pub token: Option<String>,
+    /// TLS settings for an `https://` address. Default none (system roots only).
+    pub tls: Option<TlsConfig>,
+    /// Datacenter to query (`?dc=`). Default: the agent's own.
+    pub datacenter: Option<String>,
+    /// Isolates this backend from others sharing the Consul cluster: KV keys are stored under
+    /// `<namespace>/`, and services are registered and watched under the Consul name
+    /// `<namespace>.<service>` (so a namespace cannot contain `.` or `/`). Default none (plain keys and service names, as consul-template
+    /// and other tools see them).
+    pub namespace: Option<String>,
+    /// How long one blocking query may wait for a change (`?wait=`). Default 60 s.
+    #[serde(with = "duration_str")]
+    pub wait: Duration,
+    /// `DeregisterCriticalServiceAfter` of the TTL check of every registration: how long the
+    /// agent keeps an instance whose heartbeats stopped. Default 1 min (Consul's minimum).
+    #[serde(with = "duration_str")]
+    pub deregister_critical_after: Duration,
+    /// Timeout of a non-blocking request (blocking ones get `wait` on top). Default 10 s.
+    #[serde(with = "duration_str")]
+    pub request_timeout: Duration,
+}
+
+impl Default for ConsulConfig {
+    fn default() -> Self {
+        ConsulConfig {
+            address: "http://127.0.0.1:8500".into(),
+            token: None,
+            tls: None,
+            datacenter: None,
+            namespace: None,
+            wait: Duration::from_secs(60),
+            deregister_critical_after: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl fmt::Debug for ConsulConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConsulConfig")
+            .field("address", &self.address)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
+            .field("datacenter", &self.datacenter)
+            .field("namespace", &self.namespace)
+            .field("wait", &self.wait)
+            .field("deregister_critical_after", &self.deregister_critical_after)
+            .field("request_timeout", &self.request_timeout)
+            .finish()
+    }
+}
+
+/// TLS material for an `https://` agent address. Paths point at PEM files.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TlsConfig {
+    /// CA certificate(s) that sign the agent's certificate, added to the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate for mutual TLS (needs `key_file`).
+    pub cert_file: Option<PathBuf>,
+    /// Private key of the client certificate.
+    pub key_file: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// TLS with an extra CA certificate.
+    pub fn with_ca(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_file = Some(path.into());
+        self
+    }
+
+    /// TLS with a client certificate and key (mutual TLS).
+    pub fn with_client_cert(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.cert_file = Some(cert.into());
+        self.key_file = Some(key.into());
+        self
+    }
+}
+
+impl ConsulConfig {
+    /// A configuration for `url`: `consul://host:port` (plain HTTP), `consuls://host:port`
+    /// (HTTPS), an `http://` / `https://` URL, or a bare `host:port` as consul-template's
+    /// `-consul-addr` takes it (plain HTTP). A missing port means 8500.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::InvalidConfig {
+            key: "consul url".into(),
+            reason: format!("{url:?}: {reason}"),
+        };
+        let (scheme, rest) = url.split_once("://").unwrap_or(("consul", url));
+        let scheme = match scheme {
+            "consul" | "http" => "http",
+            "consuls" | "https" => "https",
+            _ => return Err(bad("scheme must be consul, consuls, http or https")),
+        };
+        let host = rest.trim_end_matches('/');
+        if host.is_empty() || host.contains('/') || host.contains('?') || host.contains('@') {
+            return Err(bad("expected only host[:port] after the scheme"));
+        }
+        let has_port = match host.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') && (!h.contains(':') || h.ends_with(']')) => {
+                p.parse::<u16>().map_err(|_| bad("invalid port"))?;
+                true
+            }
+            _ => false,
+        };
+        let address = if has_port {
+            format!("{scheme}://{host}")
+        } else {
+            format!("{scheme}://{host}:8500")
+        };
+        Ok(ConsulConfig {
+            address,
+            ..Default::default()
+        })
+    }
+
+    /// The defaults, overridden by `CONSUL_HTTP_ADDR` (`host:port` or a URL),
+    /// `CONSUL_HTTP_TOKEN` and `CONSUL_CACERT` as the Consul CLI reads them.
+    pub fn from_env() -> Result<Self> {
+        let mut cfg = match std::env::var("CONSUL_HTTP_ADDR") {
+            Ok(addr) if addr.contains("://") => Self::from_url(&addr)?,
+            Ok(addr) if !addr.is_empty() => Self::from_url(&format!("consul://{addr}"))?,
+            _ => Self::default(),
+        };
+        if let Ok(token) = std::env::var("CONSUL_HTTP_TOKEN") {
+            if !token.is_empty() {
+                cfg.token = Some(token);
+            }
+        }
+        if let Ok(ca) = std::env::var("CONSUL_CACERT") {
+            if !ca.is_empty() {
+                cfg.tls = Some(cfg.tls.unwrap_or_default().with_ca(ca));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Sets the agent address (a URL such as `http://127.0.0.1:8500`).
+    pub fn with_address(mut self, address: impl Into<String>) -> Self {
+        self.address = address.into();
+        self
+    }
+
+    /// Sets the ACL token.
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// Sets the TLS material.
+    pub fn with_tls(mut self, tls: TlsConfig) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// Sets the datacenter.
+    pub fn with_datacenter(mut self, dc: impl Into<String>) -> Self {
+        self.datacenter = Some(dc.into());
+        self
+    }
+
+    /// Sets the isolation namespace (see [`ConsulConfig::namespace`]).
+    pub fn with_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Sets the blocking-query wait.
+    pub fn with_wait(mut self, wait: Duration) -> Self {
+        self.wait = wait;
+        self
+    }
+
+    /// Sets `DeregisterCriticalServiceAfter`.
+    pub fn with_deregister_critical_after(mut self, after: Duration) -> Self {
+        self.deregister_critical_after = after;
+        self
+    }
+
+    /// Sets the timeout of non-blocking requests.
+    pub fn with_request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |key: &str, reason: &str| Error::InvalidConfig {
+            key: key.into(),
+            reason: reason.into(),
+        };
+        if !(self.address.starts_with("http://") || self.address.starts_with("https://")) {
+            return Err(bad("address", "must start with http:// or https://"));
+        }
+        if let Some(ns) = &self.namespace {
+            if ns.is_empty() || ns.contains(['/', '.']) || ns.chars().any(char::is_whitespace) {
+                return Err(bad(
+                    "namespace",
+                    "must be non-empty, without '/', '.' or whitespace",
+                ));
+            }
+        }
+        if self.wait.is_zero() || self.wait > Duration::from_secs(600) {
+            return Err(bad(
+                "wait",
+                "must be between 1ms and 10m (Consul's maximum)",
+            ));
+        }
+        if self.request_timeout.is_zero() {
+            return Err(bad("request_timeout", "must not be zero"));
+        }
+        if let Some(tls) = &self.tls {
+            if tls.cert_file.is_some() != tls.key_file.is_some() {
+                return Err(bad("tls", "cert_file and key_file go together"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Go-style duration strings (`"1m30s"`, `"250ms"`) or plain seconds.
+mod duration_str {
+    use std::time::Duration;
+
+    use serde::{de, Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{}ms", d.as_millis()))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Secs(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Secs(s) => Ok(Duration::from_secs(s)),
+            Raw::Text(t) => super::parse_duration(&t).ok_or_else(|| {
+                de::Error::custom(format!("invalid duration {t:?} (expected e.g. \"60s\")"))
+            }),
+        }
+    }
+}
+
+pub(crate) use discovery_core::parse_go_duration as parse_duration;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls() {
+        let c = ConsulConfig::from_url("consul://10.0.0.1:8501").unwrap();
+        assert_eq!(c.address, "http://10.0.0.1:8501");
+        let c = ConsulConfig::from_url("consuls://consul.local").unwrap();
+        assert_eq!(c.address, "https://consul.local:8500");
+        assert!(ConsulConfig::from_url("etcd://x:1").is_err());
+        let bare = ConsulConfig::from_url("127.0.0.1:8501").unwrap();
+        assert_eq!(bare.address, "http://127.0.0.1:8501");
+        assert!(ConsulConfig::from_url("").is_err());
+        assert!(ConsulConfig::from_url("consul://x:notaport").is_err());
+    }
+
+    #[test]
+    fn durations_and_redaction() {
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+        assert_eq!(parse_duration("abc"), None);
+        let c: ConsulConfig =
+            serde_json::from_str(r#"{"token":"hunter2","wait":"5s","request_timeout":3}"#).unwrap();
+        assert_eq!(c.wait, Duration::from_secs(5));
+        assert_eq!(c.request_timeout, Duration::from_secs(3));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert!(c.validate().is_ok());
+        assert!(c.with_wait(Duration::from_secs(3600)).validate().is_err());
+    }
+}

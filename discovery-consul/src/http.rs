@@ -1,0 +1,344 @@
+//! The thin HTTP client: request building, `X-Consul-Index`, error mapping, request counting.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use discovery_core::{Error, Result};
+use reqwest::Method;
+
+use crate::ConsulConfig;
+
+pub(crate) const BACKEND: &str = "consul";
+
+/// An opaque error message standing in for the HTTP library's error type.
+#[derive(Debug)]
+pub(crate) struct Failure(pub(crate) String);
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// One HTTP answer, whatever its status.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    /// `X-Consul-Index`, when the endpoint sends one.
+    pub(crate) index: Option<u64>,
+    pub(crate) body: Bytes,
+}
+
+impl Response {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).trim().to_owned()
+    }
+
+    /// `Ok(self)` for 2xx, else the mapped error.
+    pub(crate) fn ok(self, what: &str) -> Result<Self> {
+        if (200..300).contains(&self.status) {
+            Ok(self)
+        } else {
+            Err(status_error(self.status, what, self.text()))
+        }
+    }
+
+    pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, what: &str) -> Result<T> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::invalid_data(BACKEND, what, format!("unexpected answer: {e}")))
+    }
+}
+
+/// The agent's HTTP API.
+pub(crate) struct Http {
+    client: reqwest::Client,
+    base: String,
+    /// `X-Consul-Token`, marked sensitive.
+    token: Option<reqwest::header::HeaderValue>,
+    datacenter: Option<String>,
+    timeout: Duration,
+    total: AtomicU64,
+    per_path: Mutex<BTreeMap<String, u64>>,
+}
+
+impl fmt::Debug for Http {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("datacenter", &self.datacenter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Http {
+    pub(crate) fn new(cfg: &ConsulConfig) -> Result<Self> {
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .connect_timeout(cfg.request_timeout)
+            .pool_idle_timeout(Duration::from_secs(90));
+        if let Some(tls) = &cfg.tls {
+            let read = |p: &std::path::Path| {
+                std::fs::read(p).map_err(|source| Error::Io {
+                    path: p.display().to_string(),
+                    source,
+                })
+            };
+            let bad = |key: &str, e: reqwest::Error| Error::InvalidConfig {
+                key: key.into(),
+                reason: e.to_string(),
+            };
+            if let Some(ca) = &tls.ca_file {
+                let pem = read(ca)?;
+                for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| bad("tls.ca_file", e))?
+                {
+                    builder = builder.add_root_certificate(cert);
+                }
+            }
+            if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
+                let mut pem = read(cert)?;
+                pem.push(b'\n');
+                pem.extend(read(key)?);
+                let id = reqwest::Identity::from_pem(&pem).map_err(|e| bad("tls.cert_file", e))?;
+                builder = builder.identity(id);
+            }
+        }
+        let client = builder.build().map_err(|e| Error::InvalidConfig {
+            key: "consul".into(),
+            reason: e.to_string(),
+        })?;
+        let token = match &cfg.token {
+            Some(t) => {
+                let mut v = reqwest::header::HeaderValue::from_str(t).map_err(|_| {
+                    Error::invalid_config("token", "contains characters not allowed in a header")
+                })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        };
+        Ok(Http {
+            client,
+            base: cfg.address.trim_end_matches('/').to_owned(),
+            token,
+            datacenter: cfg.datacenter.clone(),
+            timeout: cfg.request_timeout,
+            total: AtomicU64::new(0),
+            per_path: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// Sends one request. `path` is already encoded and starts after `/v1/`; `blocking_wait`
+    /// extends the timeout of a blocking query.
+    pub(crate) async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Bytes>,
+        blocking_wait: Option<Duration>,
+    ) -> Result<Response> {
+        let mut url = format!("{}/v1/{}", self.base, path);
+        let mut sep = '?';
+        let dc = self.datacenter.as_ref().map(|dc| ("dc", dc.clone()));
+        for (k, v) in query.iter().cloned().chain(dc) {
+            url.push(sep);
+            sep = '&';
+            url.push_str(k);
+            if !v.is_empty() {
+                url.push('=');
+                url.push_str(&encode(&v, false));
+            }
+        }
+        let timeout = self.timeout + blocking_wait.map_or(Duration::ZERO, |w| w + w / 16);
+        let mut req = self.client.request(method, &url).timeout(timeout);
+        if let Some(token) = &self.token {
+            req = req.header("X-Consul-Token", token.clone());
+        }
+        if let Some(body) = body {
+            req = req.body(body);
+        }
+        self.count(path);
+        let resp = req.send().await.map_err(|e| transport_error(&e, timeout))?;
+        let status = resp.status().as_u16();
+        let index = resp
+            .headers()
+            .get("X-Consul-Index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| transport_error(&e, timeout))?;
+        Ok(Response {
+            status,
+            index,
+            body,
+        })
+    }
+
+    fn count(&self, path: &str) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut map) = self.per_path.lock() {
+            *map.entry(path.to_owned()).or_default() += 1;
+        }
+    }
+
+    pub(crate) fn total_requests(&self) -> u64 {
+        self.total.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn requests_to(&self, path: &str) -> u64 {
+        self.per_path
+            .lock()
+            .map(|m| m.get(path).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+}
+
+fn transport_error(e: &reqwest::Error, after: Duration) -> Error {
+    if e.is_timeout() {
+        return Error::Timeout {
+            backend: BACKEND,
+            operation: "request",
+            after,
+        };
+    }
+    // The full chain, without the URL (it may name keys but never holds the token).
+    let mut msg = e.without_url_ref().to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    Error::Unavailable {
+        backend: BACKEND,
+        source: Box::new(Failure(msg)),
+    }
+}
+
+trait WithoutUrl {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrl for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        match self.url() {
+            Some(url) => self.to_string().replace(url.as_str(), url.path()),
+            None => self.to_string(),
+        }
+    }
+}
+
+/// Maps an HTTP error status to the shared error type.
+pub(crate) fn status_error(status: u16, what: &str, text: String) -> Error {
+    let reason = if text.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        format!("HTTP {status}: {text}")
+    };
+    match status {
+        401 => Error::Unauthenticated {
+            backend: BACKEND,
+            reason,
+        },
+        403 => Error::PermissionDenied {
+            backend: BACKEND,
+            key: Some(what.to_owned()),
+            reason,
+        },
+        404 => Error::NotFound {
+            backend: BACKEND,
+            key: what.to_owned(),
+        },
+        429 | 500..=599 => Error::Unavailable {
+            backend: BACKEND,
+            source: Box::new(Failure(format!("{what}: {reason}"))),
+        },
+        _ => Error::Backend {
+            backend: BACKEND,
+            source: Box::new(Failure(format!("{what}: {reason}"))),
+        },
+    }
+}
+
+/// A copy of `e` for fanning one failure out to several subscribers.
+pub(crate) fn copy_error(e: &Error) -> Error {
+    match e {
+        Error::PermissionDenied {
+            backend,
+            key,
+            reason,
+        } => Error::PermissionDenied {
+            backend,
+            key: key.clone(),
+            reason: reason.clone(),
+        },
+        Error::Unauthenticated { backend, reason } => Error::Unauthenticated {
+            backend,
+            reason: reason.clone(),
+        },
+        Error::InvalidData {
+            backend,
+            key,
+            reason,
+        } => Error::invalid_data(backend, key, reason.clone()),
+        Error::InvalidConfig { key, reason } => Error::InvalidConfig {
+            key: key.clone(),
+            reason: reason.clone(),
+        },
+        other if other.is_retryable() => Error::Unavailable {
+            backend: BACKEND,
+            source: Box::new(Failure(other.to_string())),
+        },
+        other => Error::Backend {
+            backend: BACKEND,
+            source: Box::new(Failure(other.to_string())),
+        },
+    }
+}
+
+/// Percent-encodes `s` for a URL path (keeping `/` when `keep_slash`) or a query value.
+pub(crate) fn encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b':' => {
+                out.push(b as char)
+            }
+            b'/' if keep_slash => out.push('/'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoding() {
+        assert_eq!(encode("a/b c?", true), "a/b%20c%3F");
+        assert_eq!(encode("a/b", false), "a%2Fb");
+        assert_eq!(encode("service:web:1", false), "service:web:1");
+    }
+
+    #[test]
+    fn status_mapping() {
+        assert!(matches!(
+            status_error(403, "kv/x", "ACL not found".into()),
+            Error::PermissionDenied { .. }
+        ));
+        assert!(status_error(500, "x", String::new()).is_retryable());
+        assert!(!status_error(400, "x", String::new()).is_retryable());
+    }
+}
