@@ -1,0 +1,253 @@
+//! Opening a backend by name (confd's `-backend`) or by URL (`etcd://host:2379/prefix`,
+//! `consul://host:8500`, `memory://`), for every example binary.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use discovery_consul::{ConsulBackend, ConsulConfig};
+use discovery_core::{EnvBackend, Error, FileBackend, KvView, MemoryBackend, Result};
+#[cfg(feature = "etcd")]
+use discovery_etcd::{EtcdBackend, EtcdConfig, EtcdTls};
+
+/// What to connect to.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct BackendSpec {
+    /// `etcdv3`, `etcd`, `consul`, `file`, `env` or `memory`.
+    pub kind: String,
+    /// Node addresses.
+    pub nodes: Vec<String>,
+    /// TLS CA file.
+    pub ca: Option<PathBuf>,
+    /// TLS client certificate.
+    pub cert: Option<PathBuf>,
+    /// TLS client key.
+    pub key: Option<PathBuf>,
+    /// User name (etcd auth, Consul basic auth).
+    pub username: Option<String>,
+    /// Password (redacted in `Debug`).
+    pub password: Option<String>,
+    /// Token (Consul ACL token; redacted in `Debug`).
+    pub token: Option<String>,
+    /// Files of the file backend (also seeds the memory backend).
+    pub files: Vec<PathBuf>,
+}
+
+impl std::fmt::Debug for BackendSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BackendSpec")
+            .field("kind", &self.kind)
+            .field("nodes", &self.nodes)
+            .field("ca", &self.ca)
+            .field("cert", &self.cert)
+            .field("key", &self.key.as_ref().map(|_| "<redacted path>"))
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
+impl BackendSpec {
+    /// From confd's configuration.
+    pub fn from_confd(cfg: &crate::confd::config::ConfdConfig) -> Self {
+        BackendSpec {
+            kind: cfg.backend.clone(),
+            nodes: cfg.nodes.clone(),
+            ca: cfg.client_cakeys.clone(),
+            cert: cfg.client_cert.clone(),
+            key: cfg.client_key.clone(),
+            username: cfg.username.clone(),
+            password: cfg.password.clone(),
+            token: cfg.auth_token.clone(),
+            files: cfg.files.clone(),
+        }
+    }
+
+    /// From a URL: `etcd://host:port[/prefix]`, `consul://host:port`, `memory://`.
+    pub fn from_url(url: &str) -> Result<Self> {
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| {
+            // The URL may hold credentials: never echo it.
+            Error::invalid_config("backend", "expected a URL like etcd://127.0.0.1:2379")
+        })?;
+        let authority = rest.split('/').next().unwrap_or("");
+        let (userinfo, host) = match authority.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, authority),
+        };
+        let (username, password) = match userinfo.map(|u| u.split_once(':').unwrap_or((u, ""))) {
+            Some((u, p)) => (
+                Some(u.to_owned()).filter(|u| !u.is_empty()),
+                Some(p.to_owned()).filter(|p| !p.is_empty()),
+            ),
+            None => (None, None),
+        };
+        let kind = match scheme {
+            "etcd" | "etcdv3" => "etcdv3",
+            "consul" => "consul",
+            "memory" => "memory",
+            other => {
+                return Err(Error::invalid_config(
+                    "backend",
+                    format!("unknown scheme {other:?}"),
+                ))
+            }
+        };
+        Ok(BackendSpec {
+            kind: kind.into(),
+            nodes: if host.is_empty() {
+                vec![]
+            } else {
+                vec![host.to_owned()]
+            },
+            username,
+            password,
+            ..Default::default()
+        })
+    }
+
+    #[cfg(feature = "etcd")]
+    fn etcd_config(&self) -> EtcdConfig {
+        let endpoints: Vec<String> = if self.nodes.is_empty() {
+            vec!["127.0.0.1:2379".to_owned()]
+        } else {
+            self.nodes.clone()
+        };
+        let mut c = EtcdConfig::new(endpoints);
+        if self.ca.is_some() || self.cert.is_some() {
+            let mut tls = match &self.ca {
+                Some(ca) => EtcdTls::with_ca(ca),
+                None => EtcdTls::default(),
+            };
+            if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+                tls = tls.client_identity(cert, key);
+            }
+            c.tls = Some(tls);
+        }
+        c.user = self.username.clone();
+        c.password = self.password.clone();
+        c
+    }
+
+    fn consul_config(&self) -> Result<ConsulConfig> {
+        let mut c = ConsulConfig::default();
+        if let Some(n) = self.nodes.first() {
+            let addr = if n.contains("://") {
+                n.clone()
+            } else {
+                format!("http://{n}")
+            };
+            c = c.with_address(addr);
+        }
+        if let Some(t) = &self.token {
+            c = c.with_token(t.clone());
+        }
+        Ok(c)
+    }
+}
+
+/// Opens the key-value view of `spec`.
+pub async fn open_kv(spec: &BackendSpec) -> Result<Arc<dyn KvView>> {
+    Ok(match spec.kind.as_str() {
+        #[cfg(feature = "etcd")]
+        "etcd" | "etcdv3" => Arc::new(EtcdBackend::connect(spec.etcd_config()).await?),
+        #[cfg(not(feature = "etcd"))]
+        "etcd" | "etcdv3" => return Err(no_etcd()),
+        "consul" => Arc::new(ConsulBackend::new(spec.consul_config()?)?),
+        "file" => Arc::new(FileBackend::new(spec.files.clone())),
+        "env" => Arc::new(EnvBackend::new()),
+        "memory" => Arc::new(MemoryBackend::new()),
+        other => {
+            return Err(Error::invalid_config(
+                "backend",
+                format!(
+                    "{other:?} is not supported (use etcdv3, etcd, consul, file, env or memory)"
+                ),
+            ))
+        }
+    })
+}
+
+#[cfg(not(feature = "etcd"))]
+fn no_etcd() -> Error {
+    Error::Unsupported {
+        backend: "etcd",
+        operation: "this build (compiled without the `etcd` feature)",
+    }
+}
+
+/// Opens an etcd backend with the seeds' plain layout under `root` when asked (`register`, `watch`).
+#[cfg(feature = "etcd")]
+pub async fn open_etcd(spec: &BackendSpec, layout: discovery_core::Layout) -> Result<EtcdBackend> {
+    let mut c = spec.etcd_config();
+    c.layout = layout;
+    EtcdBackend::connect(c).await
+}
+
+/// A backend's registry, watcher and KV view behind trait objects.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    /// Registers instances.
+    pub registry: Arc<dyn discovery_core::Registry>,
+    /// Watches services.
+    pub watcher: Arc<dyn discovery_core::Watcher>,
+    /// Reads keys.
+    pub kv: Arc<dyn KvView>,
+}
+
+/// Opens `spec` with instances laid out as `layout` (ignored by Consul, whose catalog holds them).
+pub async fn open(spec: &BackendSpec, layout: discovery_core::Layout) -> Result<Opened> {
+    Ok(match spec.kind.as_str() {
+        #[cfg(not(feature = "etcd"))]
+        "etcd" | "etcdv3" => return Err(no_etcd()),
+        #[cfg(feature = "etcd")]
+        "etcd" | "etcdv3" => {
+            let b = open_etcd(spec, layout).await?;
+            Opened {
+                registry: Arc::new(b.clone()),
+                watcher: Arc::new(b.clone()),
+                kv: Arc::new(b),
+            }
+        }
+        "consul" => {
+            let b = ConsulBackend::new(spec.consul_config()?)?;
+            Opened {
+                registry: Arc::new(b.clone()),
+                watcher: Arc::new(b.clone()),
+                kv: Arc::new(b),
+            }
+        }
+        "memory" => {
+            let b = MemoryBackend::with_layout(layout);
+            Opened {
+                registry: Arc::new(b.clone()),
+                watcher: Arc::new(b.clone()),
+                kv: Arc::new(b),
+            }
+        }
+        other => {
+            return Err(Error::invalid_config(
+                "backend",
+                format!(
+                "{other:?} cannot register or watch services (use etcd://, consul:// or memory://)"
+            ),
+            ))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_credentials_are_parsed_and_never_shown() {
+        let s = BackendSpec::from_url("etcd://alice:s3cret@127.0.0.1:2379/prefix").unwrap();
+        assert_eq!(s.nodes, ["127.0.0.1:2379"]);
+        assert_eq!(s.username.as_deref(), Some("alice"));
+        assert_eq!(s.password.as_deref(), Some("s3cret"));
+        assert!(!format!("{s:?}").contains("s3cret"));
+        let e = BackendSpec::from_url("alice:s3cret@127.0.0.1").unwrap_err();
+        assert!(!e.to_string().contains("s3cret"), "{e}");
+    }
+}

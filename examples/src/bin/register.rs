@@ -1,0 +1,85 @@
+//! The seeds' sidekick: keeps `host:port` registered under a key with a TTL while the app is up.
+//!
+//! Run with: `cargo run -p discovery-examples --bin register -- -backend etcd://127.0.0.1:2379 -key /test/apache-8001 -value 172.17.8.101:8001 -ttl 10s -probe tcp://172.17.8.101:8001`
+
+use std::time::Duration;
+
+use discovery_examples::backend::{open, BackendSpec};
+use discovery_examples::goflags::{parse_duration, parse_or_exit, FlagSet, Kind};
+use discovery_examples::register::{instance_for_key, run, Probe};
+
+#[tokio::main]
+async fn main() {
+    let mut f = FlagSet::new("register");
+    f.define(
+        "backend",
+        Kind::Value,
+        "backend URL: etcd://host:port, consul://host:port or memory://",
+    )
+    .define(
+        "key",
+        Kind::Value,
+        "key to register under: /<service>/<id> or /<root>/<service>/<id>",
+    )
+    .define(
+        "value",
+        Kind::Value,
+        "host:port (or a JSON instance with -json)",
+    )
+    .define(
+        "json",
+        Kind::Bool,
+        "the value is a JSON instance ({\"address\":..,\"port\":..,\"tags\":[..],\"meta\":{..}})",
+    )
+    .define(
+        "ttl",
+        Kind::Value,
+        "time to live of the registration (default 10s)",
+    )
+    .define(
+        "probe",
+        Kind::Value,
+        "register only while tcp://host:port or http://host:port/path answers",
+    )
+    .define(
+        "probe-interval",
+        Kind::Value,
+        "how often to probe (default 2s)",
+    )
+    .define("log-level", Kind::Value, "log level (default info)");
+    parse_or_exit(&mut f);
+    discovery_examples::logging::init(f.value("log-level").unwrap_or("info"));
+    if let Err(e) = main_inner(&f).await {
+        eprintln!("register: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn main_inner(f: &FlagSet) -> discovery_core::Result<()> {
+    let need = |name: &str| {
+        f.value(name)
+            .map(str::to_owned)
+            .ok_or_else(|| discovery_core::Error::invalid_config(format!("-{name}"), "is required"))
+    };
+    let spec = BackendSpec::from_url(&need("backend")?)?;
+    let (layout, instance) =
+        instance_for_key(&need("key")?, &need("value")?, f.bool("json") == Some(true))?;
+    let ttl = match f.value("ttl") {
+        Some(v) => parse_duration(v).ok_or_else(|| {
+            discovery_core::Error::invalid_config("-ttl", format!("{v:?} is not a duration"))
+        })?,
+        None => Duration::from_secs(10),
+    };
+    let probe = match f.value("probe") {
+        Some(p) => {
+            let every = f
+                .value("probe-interval")
+                .and_then(parse_duration)
+                .unwrap_or(Duration::from_secs(2));
+            Some((Probe::parse(p)?, every))
+        }
+        None => None,
+    };
+    let opened = open(&spec, layout).await?;
+    run(opened.registry.as_ref(), instance, ttl, probe).await
+}

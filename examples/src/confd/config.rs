@@ -1,0 +1,487 @@
+//! confd's global configuration: command-line flags, `confd.toml` and environment.
+//!
+//! Precedence (documented improvement over confd, whose file silently beats its flags):
+//! command-line flags > environment (`CONFD_CLIENT_*`) > `confd.toml` > defaults.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use discovery_core::{Error, Result};
+
+use crate::goflags::{parse_duration, FlagError, FlagSet, Kind};
+use crate::quiesce::Wait;
+
+/// Everything the confd CLI runs with.
+#[derive(Clone, PartialEq)]
+pub struct ConfdConfig {
+    /// `etcdv3`, `etcd`, `consul`, `file`, `env` or `memory`.
+    pub backend: String,
+    /// Backend addresses (`-node`, repeatable).
+    pub nodes: Vec<String>,
+    /// `-confdir`: holds `conf.d/` and `templates/`.
+    pub confdir: PathBuf,
+    /// `-interval`: seconds between runs in interval mode.
+    pub interval: Duration,
+    /// `-watch`.
+    pub watch: bool,
+    /// `-onetime`.
+    pub onetime: bool,
+    /// `-noop`: render and compare, print a diff, change nothing.
+    pub noop: bool,
+    /// `-sync-only`: write files, skip check and reload commands.
+    pub sync_only: bool,
+    /// `-keep-stage-file`.
+    pub keep_stage_file: bool,
+    /// `-prefix`: replaces every resource's prefix when set (confd's semantics).
+    pub prefix: Option<String>,
+    /// `-log-level`.
+    pub log_level: String,
+    /// `-client-cert`.
+    pub client_cert: Option<PathBuf>,
+    /// `-client-key`.
+    pub client_key: Option<PathBuf>,
+    /// `-client-ca-keys`.
+    pub client_cakeys: Option<PathBuf>,
+    /// `-basic-auth`.
+    pub basic_auth: bool,
+    /// `-username`.
+    pub username: Option<String>,
+    /// `-password` (redacted in `Debug`).
+    pub password: Option<String>,
+    /// `-auth-token` (redacted in `Debug`).
+    pub auth_token: Option<String>,
+    /// `-file` (file backend, repeatable).
+    pub files: Vec<PathBuf>,
+    /// `-scheme`.
+    pub scheme: String,
+    /// Ours: `-wait min[:max]` debounce (quiescence) in watch mode; `None` renders at once.
+    pub wait: Option<Wait>,
+    /// Ours: `-command-timeout` for check and reload commands.
+    pub command_timeout: Duration,
+    /// Ours: `-watch-grace`: a watch that stays broken this long is reported (exit 1, or the health file).
+    pub watch_grace: Duration,
+    /// Ours: `-health-file`: written `ok` while every watch is healthy, `lost: ...` otherwise;
+    /// with it set, a lost watch does not exit.
+    pub health_file: Option<PathBuf>,
+}
+
+impl fmt::Debug for ConfdConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |o: &Option<String>| o.as_ref().map(|_| "<redacted>");
+        f.debug_struct("ConfdConfig")
+            .field("backend", &self.backend)
+            .field("nodes", &self.nodes)
+            .field("confdir", &self.confdir)
+            .field("interval", &self.interval)
+            .field("watch", &self.watch)
+            .field("onetime", &self.onetime)
+            .field("noop", &self.noop)
+            .field("sync_only", &self.sync_only)
+            .field("keep_stage_file", &self.keep_stage_file)
+            .field("prefix", &self.prefix)
+            .field("log_level", &self.log_level)
+            .field("client_cert", &self.client_cert)
+            .field("client_key", &self.client_key)
+            .field("client_cakeys", &self.client_cakeys)
+            .field("basic_auth", &self.basic_auth)
+            .field("username", &self.username)
+            .field("password", &redact(&self.password))
+            .field("auth_token", &redact(&self.auth_token))
+            .field("files", &self.files)
+            .field("wait", &self.wait)
+            .field("command_timeout", &self.command_timeout)
+            .field("watch_grace", &self.watch_grace)
+            .field("health_file", &self.health_file)
+            .finish()
+    }
+}
+
+impl Default for ConfdConfig {
+    fn default() -> Self {
+        ConfdConfig {
+            backend: "etcd".into(),
+            nodes: Vec::new(),
+            confdir: PathBuf::from("/etc/confd"),
+            interval: Duration::from_secs(600),
+            watch: false,
+            onetime: false,
+            noop: false,
+            sync_only: false,
+            keep_stage_file: false,
+            prefix: None,
+            log_level: "info".into(),
+            client_cert: None,
+            client_key: None,
+            client_cakeys: None,
+            basic_auth: false,
+            username: None,
+            password: None,
+            auth_token: None,
+            files: Vec::new(),
+            scheme: "http".into(),
+            wait: None,
+            command_timeout: Duration::from_secs(60),
+            watch_grace: Duration::from_secs(60),
+            health_file: None,
+        }
+    }
+}
+
+/// confd's flags (all accepted; the ones for backends we do not ship are refused when used).
+pub fn flag_set() -> FlagSet {
+    let mut f = FlagSet::new("confd");
+    let v = Kind::Value;
+    let b = Kind::Bool;
+    f.define(
+        "backend",
+        v,
+        "backend to use: etcdv3, etcd, consul, file, env, memory",
+    )
+    .define("node", Kind::Repeated, "list of backend nodes")
+    .define("confdir", v, "confd conf directory")
+    .define("config-file", v, "the confd config file")
+    .define("interval", v, "backend polling interval (seconds)")
+    .define("watch", b, "enable watch support")
+    .define("onetime", b, "run once and exit")
+    .define(
+        "noop",
+        b,
+        "only show pending changes (prints a unified diff)",
+    )
+    .define("sync-only", b, "sync without check_cmd and reload_cmd")
+    .define("keep-stage-file", b, "keep staged files")
+    .define(
+        "prefix",
+        v,
+        "key path prefix (replaces each resource's prefix)",
+    )
+    .define("log-level", v, "level which confd should log messages")
+    .define("client-cert", v, "the client cert")
+    .define("client-key", v, "the client key")
+    .define("client-ca-keys", v, "client ca keys")
+    .define(
+        "client-insecure",
+        b,
+        "accepted for compatibility; TLS is always verified",
+    )
+    .define("basic-auth", b, "use basic auth to authenticate")
+    .define("username", v, "the username to authenticate as")
+    .define("password", v, "the password to authenticate with")
+    .define("auth-token", v, "auth bearer token to use")
+    .define("auth-type", v, "vault auth backend type (unsupported)")
+    .define(
+        "file",
+        Kind::Repeated,
+        "the YAML/JSON file(s) to watch for changes",
+    )
+    .define("filter", v, "files filter (default \"*\")")
+    .define(
+        "scheme",
+        v,
+        "the backend URI scheme for nodes retrieved from DNS SRV records (http or https)",
+    )
+    .define(
+        "srv-domain",
+        v,
+        "the name of the resource record (unsupported)",
+    )
+    .define(
+        "srv-record",
+        v,
+        "the SRV record to search for backends nodes (unsupported)",
+    )
+    .define("table", v, "the name of the DynamoDB table (unsupported)")
+    .define(
+        "separator",
+        v,
+        "the separator to replace '/' with when looking up keys (redis, unsupported)",
+    )
+    .define("version", b, "print version and exit")
+    .define(
+        "wait",
+        v,
+        "debounce in watch mode: min[:max] quiescence, e.g. 50ms:500ms (max defaults to 4×min)",
+    )
+    .define(
+        "command-timeout",
+        v,
+        "timeout of check_cmd and reload_cmd (default 60s)",
+    )
+    .define(
+        "watch-grace",
+        v,
+        "report a watch that stays broken this long (default 60s)",
+    )
+    .define(
+        "health-file",
+        v,
+        "write watch health to this file instead of exiting on a lost watch",
+    );
+    f
+}
+
+impl ConfdConfig {
+    /// Builds the configuration from the command line (without the program name) and the
+    /// environment. `Ok(None)` means `-version` was asked for.
+    pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, FlagError> {
+        let mut flags = flag_set();
+        flags.parse(args)?;
+        let mut cfg = ConfdConfig::default();
+        let file = flags
+            .value("config-file")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("/etc/confd/confd.toml"));
+        if file.exists() {
+            cfg.apply_file(&file)
+                .map_err(|e| FlagError::Bad(e.to_string()))?;
+        } else {
+            tracing::info!(file = %file.display(), "skipping confd config file (not found)");
+        }
+        for (var, slot) in [
+            ("CONFD_CLIENT_CAKEYS", &mut cfg.client_cakeys),
+            ("CONFD_CLIENT_CERT", &mut cfg.client_cert),
+            ("CONFD_CLIENT_KEY", &mut cfg.client_key),
+        ] {
+            if let Ok(v) = std::env::var(var) {
+                if !v.is_empty() {
+                    *slot = Some(PathBuf::from(v));
+                }
+            }
+        }
+        cfg.apply_flags(&flags)?;
+        Ok(cfg)
+    }
+
+    fn apply_flags(&mut self, f: &FlagSet) -> Result<(), FlagError> {
+        let bad =
+            |flag: &str, v: &str| FlagError::Bad(format!("invalid value {v:?} for flag -{flag}"));
+        if let Some(v) = f.value("backend") {
+            self.backend = v.to_owned();
+        }
+        if f.is_set("node") {
+            self.nodes = f.values("node").to_vec();
+        }
+        if let Some(v) = f.value("confdir") {
+            self.confdir = PathBuf::from(v);
+        }
+        if let Some(v) = f.value("interval") {
+            self.interval = parse_duration(v).ok_or_else(|| bad("interval", v))?;
+        }
+        for (name, slot) in [
+            ("watch", &mut self.watch),
+            ("onetime", &mut self.onetime),
+            ("noop", &mut self.noop),
+            ("sync-only", &mut self.sync_only),
+            ("keep-stage-file", &mut self.keep_stage_file),
+            ("basic-auth", &mut self.basic_auth),
+        ] {
+            if let Some(b) = f.bool(name) {
+                *slot = b;
+            }
+        }
+        if let Some(v) = f.value("prefix") {
+            self.prefix = Some(v.to_owned());
+        }
+        if let Some(v) = f.value("log-level") {
+            self.log_level = v.to_owned();
+        }
+        for (name, slot) in [
+            ("client-cert", &mut self.client_cert),
+            ("client-key", &mut self.client_key),
+            ("client-ca-keys", &mut self.client_cakeys),
+        ] {
+            if let Some(v) = f.value(name) {
+                *slot = Some(PathBuf::from(v));
+            }
+        }
+        for (name, slot) in [
+            ("username", &mut self.username),
+            ("password", &mut self.password),
+            ("auth-token", &mut self.auth_token),
+        ] {
+            if let Some(v) = f.value(name) {
+                *slot = Some(v.to_owned());
+            }
+        }
+        if f.is_set("file") {
+            self.files = f.values("file").iter().map(PathBuf::from).collect();
+        }
+        if let Some(v) = f.value("scheme") {
+            self.scheme = v.to_owned();
+        }
+        if let Some(v) = f.value("wait") {
+            self.wait =
+                Some(Wait::parse(v).map_err(|e| FlagError::Bad(format!("flag -wait: {e}")))?);
+        }
+        if let Some(v) = f.value("command-timeout") {
+            self.command_timeout = parse_duration(v).ok_or_else(|| bad("command-timeout", v))?;
+        }
+        if let Some(v) = f.value("watch-grace") {
+            self.watch_grace = parse_duration(v).ok_or_else(|| bad("watch-grace", v))?;
+        }
+        if let Some(v) = f.value("health-file") {
+            self.health_file = Some(PathBuf::from(v));
+        }
+        for unsupported in [
+            "srv-domain",
+            "srv-record",
+            "table",
+            "separator",
+            "auth-type",
+        ] {
+            if f.is_set(unsupported) {
+                return Err(FlagError::Bad(format!(
+                    "flag -{unsupported} belongs to a backend this confd does not ship (etcdv3, etcd, consul, file, env, memory)"
+                )));
+            }
+        }
+        if f.bool("version") == Some(true) {
+            return Err(FlagError::Help(format!(
+                "confd {} (discovery-examples)",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        Ok(())
+    }
+
+    /// Applies `confd.toml`. Unknown keys are warned about, not ignored silently.
+    pub fn apply_file(&mut self, path: &Path) -> Result<()> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.display().to_string(),
+            source: e,
+        })?;
+        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+            Error::invalid_config(path.display().to_string(), e.to_string())
+        })?;
+        let bad = |k: &str, why: &str| {
+            Error::invalid_config(format!("{}: {k}", path.display()), why.to_owned())
+        };
+        let string = |k: &str, v: &toml::Value| -> Result<String> {
+            v.as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| bad(k, "expected a string"))
+        };
+        let boolean = |k: &str, v: &toml::Value| -> Result<bool> {
+            v.as_bool().ok_or_else(|| bad(k, "expected true or false"))
+        };
+        for (key, v) in &table {
+            match key.to_ascii_lowercase().as_str() {
+                "backend" => self.backend = string(key, v)?,
+                "nodes" => {
+                    self.nodes = v
+                        .as_array()
+                        .ok_or_else(|| bad(key, "expected a list of strings"))?
+                        .iter()
+                        .map(|n| string(key, n))
+                        .collect::<Result<_>>()?
+                }
+                "confdir" => self.confdir = PathBuf::from(string(key, v)?),
+                "interval" => {
+                    self.interval = Duration::from_secs(
+                        v.as_integer()
+                            .and_then(|i| u64::try_from(i).ok())
+                            .ok_or_else(|| bad(key, "expected seconds"))?,
+                    )
+                }
+                "watch" => self.watch = boolean(key, v)?,
+                "noop" => self.noop = boolean(key, v)?,
+                "sync-only" | "sync_only" => self.sync_only = boolean(key, v)?,
+                "prefix" => self.prefix = Some(string(key, v)?),
+                "log-level" | "log_level" => self.log_level = string(key, v)?,
+                "client_cert" => self.client_cert = Some(string(key, v)?.into()),
+                "client_key" => self.client_key = Some(string(key, v)?.into()),
+                "client_cakeys" => self.client_cakeys = Some(string(key, v)?.into()),
+                "basic_auth" => self.basic_auth = boolean(key, v)?,
+                "username" => self.username = Some(string(key, v)?),
+                "password" => self.password = Some(string(key, v)?),
+                "auth_token" => self.auth_token = Some(string(key, v)?),
+                "scheme" => self.scheme = string(key, v)?,
+                "file" => {
+                    self.files = match v {
+                        toml::Value::Array(a) => a
+                            .iter()
+                            .map(|n| string(key, n).map(PathBuf::from))
+                            .collect::<Result<_>>()?,
+                        other => vec![PathBuf::from(string(key, other)?)],
+                    }
+                }
+                other => {
+                    tracing::warn!(file = %path.display(), key = other, "unknown key in confd config file; ignored")
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `<confdir>/conf.d`.
+    pub fn resource_dir(&self) -> PathBuf {
+        self.confdir.join("conf.d")
+    }
+
+    /// `<confdir>/templates`.
+    pub fn template_dir(&self) -> PathBuf {
+        self.confdir.join("templates")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn flags_beat_the_file() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("confd.toml");
+        std::fs::write(
+            &file,
+            "backend = \"file\"\nnodes = [\"a:1\"]\nwatch = true\nbogus = 1\n",
+        )
+        .unwrap();
+        let cfg = ConfdConfig::from_args(args(&[
+            "-config-file",
+            file.to_str().unwrap(),
+            "-backend",
+            "etcdv3",
+            "-node",
+            "127.0.0.1:2379",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.backend, "etcdv3");
+        assert_eq!(cfg.nodes, ["127.0.0.1:2379"]);
+        assert!(cfg.watch, "file value kept when no flag is given");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let cfg = ConfdConfig::from_args(args(&[
+            "-password",
+            "hunter2",
+            "-auth-token",
+            "tok-123",
+            "-config-file",
+            "/nonexistent",
+        ]))
+        .unwrap();
+        let dbg = format!("{cfg:?}");
+        assert!(
+            !dbg.contains("hunter2") && !dbg.contains("tok-123"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn wait_defaults_max_to_four_times_min() {
+        let w = |min, max| Wait {
+            min: Duration::from_millis(min),
+            max: Duration::from_millis(max),
+        };
+        assert_eq!(Wait::parse("50ms"), Ok(w(50, 200)));
+        assert_eq!(Wait::parse("50ms:500ms"), Ok(w(50, 500)));
+        assert!(Wait::parse("1s:10ms").is_err());
+    }
+}

@@ -1,0 +1,171 @@
+//! Processing template resources: render from a snapshot, sync the file, collect reloads.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use discovery_core::{Error, KvSnapshot, RenderData, Renderer, Result};
+use discovery_render::sync::{run_command, sync_file, FileTarget, SyncMode, SyncOutcome};
+use discovery_render::{ConfdTemplate, Dialect, Syntax, Template, TemplateOptions};
+
+use super::config::ConfdConfig;
+use super::resource::ResourceSpec;
+
+/// A resource with its parsed template.
+#[derive(Debug)]
+pub struct Resource {
+    /// What the TOML file says.
+    pub spec: ResourceSpec,
+    /// The template, parsed once and bound to the resource's prefix and keys.
+    pub template: ConfdTemplate,
+}
+
+impl Resource {
+    /// Loads the template of `spec`. A missing template gives confd's `Missing template: <src>`.
+    pub fn load(spec: ResourceSpec) -> Result<Resource> {
+        if !spec.src.exists() {
+            return Err(Error::invalid_config(
+                spec.file.display().to_string(),
+                format!("Missing template: {}", spec.src.display()),
+            ));
+        }
+        let name = spec
+            .src
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let opts = TemplateOptions::new(Dialect::Confd)
+            .name(name)
+            .syntax(Syntax::from_path(&spec.src));
+        let template = ConfdTemplate::new(
+            Template::load(&spec.src, opts)?,
+            &spec.prefix,
+            spec.keys.iter().map(|k| k.as_str().to_owned()).collect(),
+        );
+        Ok(Resource { spec, template })
+    }
+
+    /// A short name for logs: the TOML file's name.
+    pub fn name(&self) -> String {
+        self.spec
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    fn target(&self, cfg: &ConfdConfig) -> FileTarget {
+        let mut t = FileTarget::new(&self.spec.dest);
+        t.mode = self.spec.mode;
+        t.uid = self.spec.uid;
+        t.gid = self.spec.gid;
+        t.check_cmd = self.spec.check_cmd.clone();
+        t.keep_stage_file = cfg.keep_stage_file;
+        t.command_timeout = cfg.command_timeout;
+        t
+    }
+}
+
+/// What processing one resource did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Processed {
+    /// Output identical to the destination.
+    Unchanged,
+    /// `-noop`: it would change (the diff was printed).
+    WouldChange,
+    /// The destination was replaced; its reload command (if any, and not `-sync-only`) is due.
+    Written {
+        /// The reload command to run.
+        reload: Option<String>,
+    },
+}
+
+/// Renders `resource` from `kv` and syncs its destination, in confd's order. A failing check
+/// leaves the destination untouched and returns the error (the next change retries).
+#[tracing::instrument(level = "debug", skip_all, fields(resource = %resource.name(), dest = %resource.spec.dest.display()))]
+pub async fn process(
+    resource: &Resource,
+    kv: &Arc<KvSnapshot>,
+    cfg: &ConfdConfig,
+) -> Result<Processed> {
+    let started = std::time::Instant::now();
+    let rendered = resource.template.render(&RenderData::from_kv(kv.clone()));
+    metrics::counter!("discovery_renders_total", "ok" => if rendered.is_ok() { "true" } else { "false" })
+        .increment(1);
+    metrics::histogram!("discovery_render_seconds").record(started.elapsed().as_secs_f64());
+    let rendered = rendered?;
+    let mode = if cfg.noop {
+        SyncMode::Noop
+    } else if cfg.sync_only {
+        SyncMode::SyncOnly
+    } else {
+        SyncMode::Write
+    };
+    let outcome = sync_file(&resource.target(cfg), rendered.output.as_bytes(), mode).await?;
+    let elapsed_us = started.elapsed().as_micros() as u64;
+    Ok(match outcome {
+        SyncOutcome::Unchanged => {
+            tracing::debug!(resource = %resource.name(), elapsed_us, "target config in sync");
+            Processed::Unchanged
+        }
+        SyncOutcome::WouldChange { diff } => {
+            tracing::warn!(resource = %resource.name(), dest = %resource.spec.dest.display(),
+                "noop mode: target config out of sync");
+            print!("{diff}");
+            Processed::WouldChange
+        }
+        SyncOutcome::Written => {
+            tracing::info!(resource = %resource.name(), dest = %resource.spec.dest.display(),
+                elapsed_us, "target config updated");
+            Processed::Written {
+                reload: resource.spec.reload_cmd.clone().filter(|_| !cfg.sync_only),
+            }
+        }
+    })
+}
+
+/// Runs each distinct reload command once, in order of first appearance (confd runs one per
+/// resource; several resources sharing a command reloaded the service several times).
+pub async fn run_reloads(reloads: Vec<String>, cfg: &ConfdConfig) -> Vec<Error> {
+    let mut seen = std::collections::HashSet::new();
+    let mut errors = Vec::new();
+    for cmd in reloads {
+        if !seen.insert(cmd.clone()) {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        metrics::counter!("discovery_reloads_total").increment(1);
+        match run_command("reload_cmd", &cmd, cfg.command_timeout).await {
+            Ok(_) => {
+                tracing::info!(command = %cmd, elapsed_ms = started.elapsed().as_millis() as u64, "reloaded")
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    errors
+}
+
+/// Loads every resource under `conf.d`; resources that fail to load are returned as errors and
+/// the others still run.
+pub fn load_resources(cfg: &ConfdConfig) -> (Vec<Resource>, Vec<Error>) {
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    let files = match super::resource::resource_files(&cfg.resource_dir()) {
+        Ok(f) => f,
+        Err(e) => return (ok, vec![e]),
+    };
+    for file in files {
+        match super::resource::load_spec(&file, &cfg.template_dir(), cfg.prefix.as_deref())
+            .and_then(Resource::load)
+        {
+            Ok(r) => ok.push(r),
+            Err(e) => errors.push(e),
+        }
+    }
+    (ok, errors)
+}
+
+/// Whether `path` is inside a directory that exists (for clearer startup messages).
+pub fn dest_dir_exists(path: &Path) -> bool {
+    path.parent()
+        .is_none_or(|p| p.as_os_str().is_empty() || p.is_dir())
+}

@@ -1,0 +1,313 @@
+//! confd `-watch` mode without polling or re-reading: one long-lived watch per distinct key
+//! prefix, a local snapshot updated from the events, re-rendering only the resources whose keys
+//! changed, optional debounce, one reload per distinct command, lost-watch reporting.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use discovery_core::{Backoff, Error, Key, KvEvent, KvSnapshot, KvView, Result, Revision};
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+use super::config::ConfdConfig;
+use super::process::{process, run_reloads, Processed, Resource};
+use crate::quiesce::Quiescence;
+
+/// Why the watch loop returned.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// SIGHUP: the caller reloads `conf.d` and starts again.
+    Reload,
+}
+
+/// The prefixes to watch: every resource key, without those contained in another.
+pub fn minimal_prefixes<'a>(keys: impl IntoIterator<Item = &'a Key>) -> Vec<Key> {
+    let all: BTreeSet<&Key> = keys.into_iter().collect();
+    all.iter()
+        .filter(|k| !all.iter().any(|o| o != *k && o.contains(k)))
+        .map(|k| (*k).clone())
+        .collect()
+}
+
+enum Msg {
+    Event(usize, KvEvent),
+    Failed(usize, Error),
+}
+
+/// Keeps one prefix watched for as long as the receiver lives, resuming after failures.
+async fn watch_task(kv: Arc<dyn KvView>, idx: usize, prefix: Key, tx: mpsc::Sender<Msg>) {
+    let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
+    let mut resume: Option<Revision> = None;
+    let mut attempt = 0u32;
+    loop {
+        match kv.watch_prefix(&prefix, resume).await {
+            Ok(mut stream) => {
+                while let Some(item) = stream.next().await {
+                    let msg = match item {
+                        Ok(ev) => {
+                            attempt = 0;
+                            resume = Some(ev.revision());
+                            Msg::Event(idx, ev)
+                        }
+                        Err(e) => {
+                            let fatal = !e.is_retryable();
+                            let m = Msg::Failed(idx, e);
+                            if fatal {
+                                if tx.send(m).await.is_err() {
+                                    return;
+                                }
+                                break;
+                            }
+                            m
+                        }
+                    };
+                    if tx.send(msg).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            Err(e) => {
+                if tx.send(Msg::Failed(idx, e)).await.is_err() {
+                    return;
+                }
+            }
+        }
+        tokio::time::sleep(backoff.delay(attempt)).await;
+        attempt = attempt.saturating_add(1);
+    }
+}
+
+/// Applies a prefix's event to the shared snapshot; returns the changed keys (`None`: everything
+/// under the prefix may have changed).
+fn apply(snapshot: &mut Arc<KvSnapshot>, prefix: &Key, ev: KvEvent) -> Option<Vec<Key>> {
+    let snap = Arc::make_mut(snapshot);
+    match ev {
+        KvEvent::Reset(s) => {
+            let stale: Vec<Key> = snap.under(prefix).map(|p| p.key.clone()).collect();
+            for k in stale {
+                snap.pairs.remove(&k);
+            }
+            snap.pairs.extend(s.pairs);
+            snap.revision = snap.revision.max(s.revision);
+            None
+        }
+        KvEvent::Changed { revision, changes } => {
+            let keys = changes.iter().map(|c| c.key().clone()).collect();
+            for c in changes {
+                snap.apply_change(c);
+            }
+            snap.revision = snap.revision.max(revision);
+            Some(keys)
+        }
+        _ => Some(Vec::new()),
+    }
+}
+
+/// Runs watch mode until a signal. Resources are processed once every prefix they use has
+/// delivered its first state, then again whenever one of their keys changes.
+pub async fn run(cfg: &ConfdConfig, kv: Arc<dyn KvView>, resources: &[Resource]) -> Result<Exit> {
+    let prefixes = minimal_prefixes(resources.iter().flat_map(|r| r.spec.keys.iter()));
+    tracing::info!(prefixes = ?prefixes.iter().map(Key::as_str).collect::<Vec<_>>(), "watching");
+    let (tx, mut rx) = mpsc::channel(4096);
+    let tasks: Vec<_> = prefixes
+        .iter()
+        .enumerate()
+        .map(|(i, p)| tokio::spawn(watch_task(kv.clone(), i, p.clone(), tx.clone())))
+        .collect();
+    drop(tx);
+    let _guard = AbortOnDrop(tasks);
+
+    let mut snapshot = Arc::new(KvSnapshot::default());
+    let mut ready = vec![false; prefixes.len()];
+    let mut lost_since: Vec<Option<(Instant, String)>> = vec![None; prefixes.len()];
+    let mut dirty: BTreeSet<usize> = BTreeSet::new();
+    // Debounce (`-wait`), as consul-template's quiescence.
+    let mut pending = Quiescence::default();
+    // When the oldest change not yet rendered arrived (for the watch-lag histogram).
+    let mut dirty_since: Option<Instant> = None;
+    let mut signals = Signals::new()?;
+    let mut health_tick = tokio::time::interval(Duration::from_secs(1));
+    write_health(cfg, None);
+
+    loop {
+        let fire = pending.due();
+        tokio::select! {
+            msg = rx.recv() => {
+                let Some(msg) = msg else { return Err(Error::Closed { backend: "confd", what: "watch" }) };
+                let received = Instant::now();
+                dirty_since.get_or_insert(received);
+                let mut batch = vec![msg];
+                while let Ok(m) = rx.try_recv() {
+                    batch.push(m);
+                }
+                for msg in batch {
+                    match msg {
+                        Msg::Event(i, ev) => {
+                            if lost_since[i].take().is_some() {
+                                tracing::info!(prefix = %prefixes[i], "watch recovered");
+                            }
+                            ready[i] = true;
+                            let changed = apply(&mut snapshot, &prefixes[i], ev);
+                            mark_dirty(resources, &prefixes[i], changed.as_deref(), &mut dirty);
+                        }
+                        Msg::Failed(i, e) => {
+                            tracing::warn!(prefix = %prefixes[i], error = %e, "watch interrupted; retrying");
+                            lost_since[i].get_or_insert((Instant::now(), e.to_string()));
+                        }
+                    }
+                }
+                if !dirty.is_empty() {
+                    pending.kick(Instant::now(), cfg.wait);
+                }
+            }
+            _ = sleep_until(fire.unwrap_or_else(Instant::now)), if fire.is_some() => {
+                pending.take_due(Instant::now());
+                // Resources that failed last time are retried with the next change.
+                let todo: Vec<usize> = dirty
+                    .iter()
+                    .copied()
+                    .filter(|&r| resources[r].spec.keys.iter().all(|k| prefix_ready(&prefixes, &ready, k)))
+                    .collect();
+                for r in &todo {
+                    dirty.remove(r);
+                }
+                let mut reloads = Vec::new();
+                for r in todo {
+                    match process(&resources[r], &snapshot, cfg).await {
+                        Ok(Processed::Written { reload: Some(cmd) }) => reloads.push(cmd),
+                        Ok(_) => {}
+                        // The old file stays; the next change to its keys retries it.
+                        Err(e) => tracing::error!(resource = %resources[r].name(), error = %e,
+                            "resource failed; keeping the old file"),
+                    }
+                }
+                for e in run_reloads(reloads, cfg).await {
+                    tracing::error!(error = %e, "reload failed");
+                }
+                if let Some(since) = dirty_since.take() {
+                    metrics::histogram!("discovery_watch_lag_seconds").record(since.elapsed().as_secs_f64());
+                }
+            }
+            _ = health_tick.tick() => {
+                let worst = lost_since.iter().enumerate().filter_map(|(i, l)| l.as_ref().map(|(t, e)| (i, *t, e.clone()))).min_by_key(|(_, t, _)| *t);
+                match worst {
+                    Some((i, since, err)) if since.elapsed() >= cfg.watch_grace => {
+                        let msg = format!("watch on {} lost for {:?}: {err}", prefixes[i], since.elapsed());
+                        if cfg.health_file.is_some() {
+                            write_health(cfg, Some(&msg));
+                        } else {
+                            return Err(Error::unavailable("confd", msg));
+                        }
+                    }
+                    _ => write_health(cfg, None),
+                }
+            }
+            sig = signals.next() => return Ok(sig),
+        }
+    }
+}
+
+fn prefix_ready(prefixes: &[Key], ready: &[bool], key: &Key) -> bool {
+    prefixes
+        .iter()
+        .zip(ready)
+        .any(|(p, r)| *r && p.contains(key))
+}
+
+fn mark_dirty(
+    resources: &[Resource],
+    prefix: &Key,
+    changed: Option<&[Key]>,
+    dirty: &mut BTreeSet<usize>,
+) {
+    for (i, r) in resources.iter().enumerate() {
+        let hit = match changed {
+            None => r
+                .spec
+                .keys
+                .iter()
+                .any(|k| prefix.contains(k) || k.contains(prefix)),
+            Some(keys) => keys
+                .iter()
+                .any(|c| r.spec.keys.iter().any(|k| k.contains(c))),
+        };
+        if hit {
+            dirty.insert(i);
+        }
+    }
+}
+
+fn write_health(cfg: &ConfdConfig, lost: Option<&str>) {
+    if let Some(path) = &cfg.health_file {
+        let text = match lost {
+            None => "ok\n".to_owned(),
+            Some(m) => format!("lost: {m}\n"),
+        };
+        if std::fs::read_to_string(path).ok().as_deref() != Some(text.as_str()) {
+            if let Err(e) = std::fs::write(path, text) {
+                tracing::warn!(file = %path.display(), error = %e, "cannot write health file");
+            }
+        }
+    }
+}
+
+struct AbortOnDrop(Vec<tokio::task::JoinHandle<()>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        for t in &self.0 {
+            t.abort();
+        }
+    }
+}
+
+/// SIGINT/SIGTERM/SIGHUP.
+#[derive(Debug)]
+pub struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Installs the handlers.
+    pub fn new() -> Result<Self> {
+        use tokio::signal::unix::{signal, SignalKind};
+        let io = |e| Error::Io {
+            path: "signal handler".into(),
+            source: e,
+        };
+        Ok(Signals {
+            int: signal(SignalKind::interrupt()).map_err(io)?,
+            term: signal(SignalKind::terminate()).map_err(io)?,
+            hup: signal(SignalKind::hangup()).map_err(io)?,
+        })
+    }
+
+    /// The next signal.
+    pub async fn next(&mut self) -> Exit {
+        tokio::select! {
+            _ = self.int.recv() => Exit::Signal,
+            _ = self.term.recv() => Exit::Signal,
+            _ = self.hup.recv() => Exit::Reload,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_minimal() {
+        let k = |s: &str| Key::new(s).unwrap();
+        let keys = [k("/app"), k("/app/db"), k("/apple"), k("/app")];
+        assert_eq!(minimal_prefixes(keys.iter()), vec![k("/app"), k("/apple")]);
+        let root = [k("/"), k("/x")];
+        assert_eq!(minimal_prefixes(root.iter()), vec![k("/")]);
+    }
+}

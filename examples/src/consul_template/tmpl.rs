@@ -1,0 +1,156 @@
+//! One configured template: parsing, a render judged against what data has arrived, and the
+//! write (or `-dry` print) of its output.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use discovery_core::{Dependency, Error, Result};
+use discovery_render::sync::{sync_file, FileTarget, SyncMode, SyncOutcome};
+use discovery_render::{ConsulTemplate, Dialect, Syntax, Template, TemplateOptions};
+
+use super::config::{TemplateSpec, Wait};
+use super::store::{describe, Store, Watch};
+use crate::quiesce::Quiescence;
+
+/// A loaded template and its watch state.
+#[derive(Debug)]
+pub struct Tmpl {
+    /// Its configuration.
+    pub spec: TemplateSpec,
+    renderer: ConsulTemplate,
+    /// Its quiescence (the template's own `wait`, else the global one).
+    pub wait: Option<Wait>,
+    /// Pending render.
+    pub quiet: Quiescence,
+    /// The subscriptions its last render read.
+    pub watches: BTreeSet<Watch>,
+    /// What it waited for last time (logged when it changes).
+    waiting_for: BTreeSet<Dependency>,
+}
+
+/// What a render of a template came to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Every dependency has data: this is the output.
+    Ready(String),
+    /// Data is still missing (not fetched yet, a `key` that does not exist, an empty `safeLs`).
+    Waiting,
+    /// The render failed although all the data it read was there.
+    Failed(Error),
+}
+
+impl Tmpl {
+    /// Reads and parses the template. Errors read like Go's (`template: :1:2: ...`): the
+    /// template's name is empty, as in consul-template.
+    pub fn load(spec: TemplateSpec, global_wait: Option<Wait>) -> Result<Tmpl> {
+        let (source, syntax) = match (&spec.contents, &spec.source) {
+            (Some(c), _) => (c.clone(), Syntax::Go),
+            (None, Some(path)) => (
+                std::fs::read_to_string(path).map_err(|source| Error::Io {
+                    path: path.display().to_string(),
+                    source,
+                })?,
+                Syntax::from_path(path),
+            ),
+            (None, None) => {
+                return Err(Error::invalid_config(
+                    "template",
+                    "needs source or contents",
+                ))
+            }
+        };
+        let mut opts = TemplateOptions::new(Dialect::ConsulTemplate)
+            .syntax(syntax)
+            .error_on_missing_key(spec.error_on_missing_key);
+        if spec.left_delimiter.is_some() || spec.right_delimiter.is_some() {
+            opts = opts.delimiters(
+                spec.left_delimiter.as_deref().unwrap_or("{{"),
+                spec.right_delimiter.as_deref().unwrap_or("}}"),
+            );
+        }
+        let template = Template::parse(&source, opts)?;
+        Ok(Tmpl {
+            wait: spec.wait.or(global_wait),
+            spec,
+            renderer: ConsulTemplate::new(template),
+            quiet: Quiescence::default(),
+            watches: BTreeSet::new(),
+            waiting_for: BTreeSet::new(),
+        })
+    }
+
+    /// Renders from the store's data, subscribing to whatever the render read. An error is
+    /// final only when every dependency it read had data (consul-template's first pass over
+    /// empty data is not a result anyone relies on).
+    pub fn evaluate(&mut self, store: &mut Store) -> Outcome {
+        let attempt = self.renderer.attempt(store.data());
+        store.ensure(attempt.used.iter().chain(&attempt.missing));
+        self.watches = attempt
+            .used
+            .iter()
+            .chain(&attempt.missing)
+            .filter_map(|d| store.watch_of(d))
+            .collect();
+        let mut waiting: BTreeSet<Dependency> = attempt
+            .used
+            .iter()
+            .filter(|d| !store.arrived(d))
+            .cloned()
+            .collect();
+        waiting.extend(attempt.missing.iter().cloned());
+        if waiting.is_empty() {
+            self.waiting_for.clear();
+            return match attempt.output {
+                Ok(out) => Outcome::Ready(out),
+                Err(e) => Outcome::Failed(e),
+            };
+        }
+        if waiting != self.waiting_for {
+            let deps: Vec<String> = waiting.iter().map(describe).collect();
+            tracing::info!(template = %self.spec.name(), "waiting for data: {}", deps.join(", "));
+            self.waiting_for = waiting;
+        }
+        Outcome::Waiting
+    }
+
+    /// Writes `output` (or prints it in `dry` mode); returns whether the file changed.
+    /// An empty output over a missing destination writes nothing (consul-template compares the
+    /// render with the file's content, and a missing file reads as empty).
+    pub async fn commit(&self, output: &str, dry: bool) -> Result<bool> {
+        let dest = &self.spec.destination;
+        if output.is_empty() && !dest.exists() {
+            return Ok(false);
+        }
+        let mut target = FileTarget::new(dest.clone());
+        target.mode = self.spec.perms;
+        target.backup = self.spec.backup;
+        target.create_dest_dirs = self.spec.create_dest_dirs;
+        target.command_timeout = self.spec.command_timeout;
+        let mode = if dry { SyncMode::Noop } else { SyncMode::Write };
+        match sync_file(&target, output.as_bytes(), mode).await? {
+            SyncOutcome::Unchanged => Ok(false),
+            SyncOutcome::WouldChange { diff } => {
+                print_dry(dest, output, &diff);
+                Ok(true)
+            }
+            SyncOutcome::Written => {
+                tracing::info!(template = %self.spec.name(), "rendered");
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// `-dry`: `> dest` then the content, or a unified diff when the destination exists.
+fn print_dry(dest: &Path, output: &str, diff: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let body = if dest.exists() && !diff.is_empty() {
+        diff
+    } else {
+        output
+    };
+    let _ = writeln!(out, "> {}", dest.display());
+    let _ = out.write_all(body.as_bytes());
+    let _ = out.flush();
+}

@@ -1,0 +1,14 @@
+//! Shared code of the example binaries: Go-style flags, logging, backend selection, and the
+//! drop-in `confd` and `consul-template`.
+
+pub mod backend;
+pub mod balance;
+#[cfg(feature = "etcd")]
+pub mod bench;
+pub mod confd;
+pub mod consul_template;
+pub mod goflags;
+pub mod logging;
+pub mod quiesce;
+pub mod register;
+pub mod registrator;

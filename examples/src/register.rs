@@ -1,0 +1,190 @@
+//! The seeds' registration sidekick as a library function: register `host:port` (or a JSON
+//! instance) under a key with a TTL, optionally only while a TCP or HTTP probe of the app passes,
+//! and deregister on SIGTERM/SIGINT.
+
+use std::time::Duration;
+
+use discovery_core::{
+    Codec, Error, InstanceId, Key, Layout, RegisterOptions, Registration, Result, ServiceInstance,
+    ServiceName,
+};
+
+/// A probe of the application's health.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// Connect to `host:port`.
+    Tcp(String),
+    /// `GET` this `http://host:port/path` URL; any 2xx/3xx status passes.
+    Http {
+        /// `host:port`.
+        authority: String,
+        /// Path and query.
+        path: String,
+    },
+}
+
+impl Probe {
+    /// Parses `tcp://host:port` or `http://host:port/path`.
+    pub fn parse(s: &str) -> Result<Probe> {
+        if let Some(rest) = s.strip_prefix("tcp://") {
+            return Ok(Probe::Tcp(rest.trim_end_matches('/').to_owned()));
+        }
+        if let Some(rest) = s.strip_prefix("http://") {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => (&rest[..i], &rest[i..]),
+                None => (rest, "/"),
+            };
+            return Ok(Probe::Http {
+                authority: authority.to_owned(),
+                path: path.to_owned(),
+            });
+        }
+        Err(Error::invalid_config(
+            "-probe",
+            format!("{s:?}: expected tcp://host:port or http://host:port/path"),
+        ))
+    }
+
+    /// Runs the probe once, with `timeout`.
+    pub async fn check(&self, timeout: Duration) -> bool {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let fut = async {
+            match self {
+                Probe::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.is_ok(),
+                Probe::Http { authority, path } => {
+                    let Ok(mut s) = tokio::net::TcpStream::connect(authority).await else {
+                        return false;
+                    };
+                    let req = format!(
+                        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+                    );
+                    if s.write_all(req.as_bytes()).await.is_err() {
+                        return false;
+                    }
+                    let mut buf = [0u8; 32];
+                    let Ok(n) = s.read(&mut buf).await else {
+                        return false;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..n]);
+                    let code = head
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|c| c.parse::<u16>().ok());
+                    matches!(code, Some(200..=399))
+                }
+            }
+        };
+        tokio::time::timeout(timeout, fut).await.unwrap_or(false)
+    }
+}
+
+/// Splits `<root>/<service>/<id>` and builds the instance and the layout that stores it there.
+/// `value` is `host:port` (plain layout) or, with `json`, a JSON object with `address`, `port`,
+/// `tags`, `meta` (JSON layout).
+pub fn instance_for_key(key: &str, value: &str, json: bool) -> Result<(Layout, ServiceInstance)> {
+    let key = Key::new(key)?;
+    let segs: Vec<&str> = key.as_str().trim_start_matches('/').split('/').collect();
+    if segs.len() < 2 || segs.iter().any(|s| s.is_empty()) {
+        return Err(Error::invalid_config(
+            "-key",
+            format!("{key}: expected /<service>/<id> or /<root>/<service>/<id>"),
+        ));
+    }
+    let id = InstanceId::new(segs[segs.len() - 1])?;
+    let service = ServiceName::new(segs[segs.len() - 2])?;
+    let root = Key::new(format!("/{}", segs[..segs.len() - 2].join("/")))?;
+    let codec = if json { Codec::Json } else { Codec::Plain };
+    let layout = Layout::new(root, codec);
+    let probe_key = layout.service_prefix(&service).join(id.as_str());
+    let decoded = layout.decode("register", &service, &probe_key, value.as_bytes())?;
+    Ok((layout, decoded))
+}
+
+/// Registers while `probe` passes (or always, without a probe) until a signal arrives.
+pub async fn run(
+    registry: &dyn discovery_core::Registry,
+    instance: ServiceInstance,
+    ttl: Duration,
+    probe: Option<(Probe, Duration)>,
+) -> Result<()> {
+    let mut signals = crate::confd::watch::Signals::new()?;
+    let mut current: Option<Registration> = None;
+    let opts = RegisterOptions::with_ttl(ttl);
+    let interval = probe
+        .as_ref()
+        .map(|(_, i)| *i)
+        .unwrap_or(Duration::from_secs(3600));
+    loop {
+        let healthy = match &probe {
+            None => true,
+            Some((p, i)) => p.check((*i).min(Duration::from_secs(5))).await,
+        };
+        match (healthy, current.is_some()) {
+            (true, false) => match registry.register(instance.clone(), opts.clone()).await {
+                Ok(r) => {
+                    tracing::info!(service = %instance.service, id = %instance.id, endpoint = %instance.endpoint(), "registered");
+                    current = Some(r);
+                }
+                Err(e) => tracing::error!(error = %e, "registration failed; retrying"),
+            },
+            (false, true) => {
+                tracing::warn!(id = %instance.id, "probe failed; deregistering");
+                if let Some(r) = current.take() {
+                    if let Err(e) = r.deregister().await {
+                        tracing::warn!(error = %e, "deregistration failed; the TTL will remove the key");
+                    }
+                }
+            }
+            _ => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = signals.next() => break,
+        }
+    }
+    if let Some(r) = current.take() {
+        r.deregister().await?;
+        tracing::info!(id = %instance.id, "deregistered");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seed_keys_map_to_plain_layout() {
+        let (layout, i) =
+            instance_for_key("/test/apache-8001", "172.17.8.101:8001", false).unwrap();
+        assert_eq!(layout.root.as_str(), "/");
+        assert_eq!(i.service.as_str(), "test");
+        assert_eq!(i.id.as_str(), "apache-8001");
+        assert_eq!(layout.instance_key(&i).as_str(), "/test/apache-8001");
+        let (l2, _) = instance_for_key(
+            "/services/web/w1",
+            r#"{"address":"10.0.0.1","port":80}"#,
+            true,
+        )
+        .unwrap();
+        assert_eq!(l2.root.as_str(), "/services");
+        assert!(instance_for_key("/x", "a:1", false).is_err());
+        assert!(instance_for_key("/test/a", "not-a-port:x", false).is_err());
+    }
+
+    #[test]
+    fn probes_parse() {
+        assert_eq!(
+            Probe::parse("tcp://127.0.0.1:80").unwrap(),
+            Probe::Tcp("127.0.0.1:80".into())
+        );
+        assert_eq!(
+            Probe::parse("http://127.0.0.1:80/health").unwrap(),
+            Probe::Http {
+                authority: "127.0.0.1:80".into(),
+                path: "/health".into()
+            }
+        );
+        assert!(Probe::parse("ftp://x").is_err());
+    }
+}
