@@ -1,0 +1,331 @@
+//! Faults around the real `confd` binary and a real etcd: a failing `check_cmd` keeps the old
+//! file and is retried on the next change, a hanging `reload_cmd` is killed after
+//! `-command-timeout` and reported, and an unreachable etcd gives a clear error in `-onetime`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use discovery_tests::bins::{bin, ChildGuard};
+use discovery_tests::etcd::{health, EtcdServer};
+use discovery_tests::util::{eventually, free_port, unique};
+
+/// Hang guard for anything confd should do "soon".
+const SOON: Duration = Duration::from_secs(60);
+
+/// A `confd` child with its stderr in a file.
+struct Confd {
+    _child: ChildGuard,
+    log: PathBuf,
+}
+
+impl Confd {
+    fn start(dir: &Path, args: &[&str]) -> Confd {
+        let log = dir.join("confd.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin("confd"))
+            .args(args)
+            .arg("-confdir")
+            .arg(dir)
+            .arg("-config-file")
+            .arg(dir.join("no-confd.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run confd: {e}"));
+        Confd {
+            _child: ChildGuard(child),
+            log,
+        }
+    }
+
+    /// stderr so far, without ANSI colours.
+    fn log(&self) -> String {
+        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
+    /// Waits until the log holds at least `n` lines containing all of `needles`.
+    async fn wait_log(&self, needles: &[&str], n: usize) {
+        let what = format!("{n} log line(s) with {needles:?}");
+        eventually(&what, SOON, || async {
+            let count = self
+                .log()
+                .lines()
+                .filter(|l| needles.iter().all(|s| l.contains(s)))
+                .count();
+            (count >= n).then_some(())
+        })
+        .await;
+    }
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Writes `conf.d/app.toml` and `templates/app.tmpl` rendering `v=<value of prefix/value>`.
+fn resource(dir: &Path, prefix: &str, extra: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    let dest = dir.join("out").join("app.conf");
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("conf.d/app.toml"),
+        format!(
+            "[template]\nsrc = \"app.tmpl\"\ndest = \"{}\"\nkeys = [\"{prefix}\"]\n{extra}",
+            dest.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/app.tmpl"),
+        format!("v={{{{getv \"{prefix}/value\"}}}}\n"),
+    )
+    .unwrap();
+    dest
+}
+
+async fn wait_content(dest: &Path, want: &str) {
+    eventually(&format!("{} = {want:?}", dest.display()), SOON, || async {
+        (std::fs::read_to_string(dest).ok().as_deref() == Some(want)).then_some(())
+    })
+    .await;
+}
+
+async fn put(endpoint: &str, key: &str, value: &str) {
+    let mut c = etcd_client::Client::connect([endpoint], None)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to etcd at {endpoint}: {e}"));
+    c.put(key, value, None)
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e}"));
+}
+
+/// Files in the destination directory other than the destination (staged files left behind).
+fn strays(dest: &Path) -> Vec<String> {
+    std::fs::read_dir(dest.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| Some(n.as_str()) != dest.file_name().and_then(|f| f.to_str()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failing_check_keeps_the_old_file_and_is_retried_on_the_next_change() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("faults-check"));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = resource(
+        dir.path(),
+        &prefix,
+        "check_cmd = \"grep -q good {{.src}}\"\n",
+    );
+    put(&server.endpoint(), &format!("{prefix}/value"), "good-1").await;
+    let confd = Confd::start(
+        dir.path(),
+        &["-watch", "-backend", "etcdv3", "-node", &server.endpoint()],
+    );
+    wait_content(&dest, "v=good-1\n").await;
+
+    put(&server.endpoint(), &format!("{prefix}/value"), "bad-2").await;
+    confd.wait_log(&["check_cmd", "grep -q good"], 1).await;
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        b"v=good-1\n",
+        "old file replaced"
+    );
+    assert!(
+        strays(&dest).is_empty(),
+        "staged files left: {:?}",
+        strays(&dest)
+    );
+
+    // Another change to the resource's keys retries it (and the check fails again).
+    put(&server.endpoint(), &format!("{prefix}/other"), "x").await;
+    confd.wait_log(&["check_cmd", "grep -q good"], 2).await;
+    assert_eq!(
+        std::fs::read(&dest).unwrap(),
+        b"v=good-1\n",
+        "old file replaced"
+    );
+
+    put(&server.endpoint(), &format!("{prefix}/value"), "good-3").await;
+    wait_content(&dest, "v=good-3\n").await;
+    assert!(
+        strays(&dest).is_empty(),
+        "staged files left: {:?}",
+        strays(&dest)
+    );
+    assert!(!confd.log().contains("panicked"), "{}", confd.log());
+}
+
+/// Whether process `pid` is gone (absent, or a zombie waiting to be reaped).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hanging_reload_is_killed_after_the_command_timeout_and_reported() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("faults-reload"));
+    let dir = tempfile::tempdir().unwrap();
+    let pids = dir.path().join("reload.pids");
+    let dest = resource(
+        dir.path(),
+        &prefix,
+        &format!(
+            "reload_cmd = \"echo $$ >> {}; exec sleep 300\"\n",
+            pids.display()
+        ),
+    );
+    put(&server.endpoint(), &format!("{prefix}/value"), "one").await;
+    let confd = Confd::start(
+        dir.path(),
+        &[
+            "-watch",
+            "-backend",
+            "etcdv3",
+            "-node",
+            &server.endpoint(),
+            "-command-timeout",
+            "1s",
+        ],
+    );
+    wait_content(&dest, "v=one\n").await;
+    confd
+        .wait_log(&["reload failed", "reload_cmd", "timed out after"], 1)
+        .await;
+    let read_pids = || -> Vec<u32> {
+        std::fs::read_to_string(&pids)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    let first = read_pids();
+    assert_eq!(first.len(), 1, "reload ran {first:?}");
+    eventually("the hung reload to be killed", SOON, || async {
+        gone(first[0]).then_some(())
+    })
+    .await;
+
+    // confd is not stuck: the next change is rendered and its reload is bounded too.
+    put(&server.endpoint(), &format!("{prefix}/value"), "two").await;
+    wait_content(&dest, "v=two\n").await;
+    confd
+        .wait_log(&["reload failed", "reload_cmd", "timed out after"], 2)
+        .await;
+    let both = read_pids();
+    assert_eq!(both.len(), 2, "reload ran {both:?}");
+    eventually("the second hung reload to be killed", SOON, || async {
+        gone(both[1]).then_some(())
+    })
+    .await;
+    assert!(!confd.log().contains("panicked"), "{}", confd.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unreachable_etcd_in_onetime_mode_is_a_clear_error_naming_the_endpoint() {
+    let endpoint = format!("127.0.0.1:{}", free_port());
+    let dir = tempfile::tempdir().unwrap();
+    let dest = resource(dir.path(), "/app", "");
+    let out = tokio::time::timeout(
+        SOON,
+        tokio::process::Command::new(bin("confd"))
+            .args(["-onetime", "-backend", "etcdv3", "-node", &endpoint])
+            .arg("-confdir")
+            .arg(dir.path())
+            .arg("-config-file")
+            .arg(dir.path().join("none.toml"))
+            .output(),
+    )
+    .await
+    .expect("confd -onetime hung on an unreachable etcd")
+    .unwrap();
+    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(&endpoint), "endpoint not named: {stderr}");
+    assert!(stderr.contains("unavailable"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!dest.exists());
+}
+
+/// etcd's flags for one member on `port` with data in `data`.
+fn etcd_args(port: u16, peer: u16, data: &Path) -> Vec<String> {
+    let peer_url = format!("http://127.0.0.1:{peer}");
+    vec![
+        "--name=default".into(),
+        format!("--data-dir={}", data.display()),
+        format!("--listen-client-urls=http://127.0.0.1:{port}"),
+        format!("--advertise-client-urls=http://127.0.0.1:{port}"),
+        format!("--listen-peer-urls={peer_url}"),
+        format!("--initial-advertise-peer-urls={peer_url}"),
+        format!("--initial-cluster=default={peer_url}"),
+        "--heartbeat-interval=50".into(),
+        "--election-timeout=500".into(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_mode_waits_for_etcd_and_renders_once_it_is_up() {
+    let (port, peer) = (free_port(), free_port());
+    let endpoint = format!("127.0.0.1:{port}");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = resource(dir.path(), "/late", "");
+    let confd = Confd::start(
+        dir.path(),
+        &["-watch", "-backend", "etcdv3", "-node", &endpoint],
+    );
+    // confd keeps trying (and says so, naming the endpoint) instead of exiting.
+    confd.wait_log(&[&endpoint], 2).await;
+    let mut child = std::process::Command::new("kill")
+        .arg("-0")
+        .arg(confd._child.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(child.success(), "confd exited: {}", confd.log());
+    assert!(!dest.exists());
+
+    let data = tempfile::tempdir().unwrap();
+    let etcd = Command::new("/usr/bin/etcd")
+        .args(etcd_args(port, peer, &data.path().join("member")))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _etcd = ChildGuard(etcd);
+    eventually("etcd to be healthy", SOON, || async {
+        health(port).await.then_some(())
+    })
+    .await;
+    put(&endpoint, "/late/value", "arrived").await;
+    wait_content(&dest, "v=arrived\n").await;
+    child = std::process::Command::new("kill")
+        .arg("-0")
+        .arg(confd._child.0.id().to_string())
+        .status()
+        .unwrap();
+    assert!(child.success(), "confd exited: {}", confd.log());
+    assert!(!confd.log().contains("panicked"), "{}", confd.log());
+}
