@@ -100,7 +100,10 @@ pub use kv_registry::KvRegistry;
 pub use layout::{Codec, Layout};
 pub use memory::MemoryBackend;
 pub use name::{prefix_contains, InstanceId, Key, ServiceName};
-pub use registry::{KeepAlive, LeaseDriver, LeaseState, RegisterOptions, Registration, Registry};
+pub use registry::{
+    CheckKind, HealthCheck, KeepAlive, LeaseDriver, LeaseState, RegisterOptions, Registration,
+    Registry,
+};
 pub use renderer::{Dependency, RenderData, Rendered, Renderer};
 pub use revision::Revision;
 pub use watcher::{Change, Snapshot, WatchEvent, WatchStream, Watcher};

@@ -1,5 +1,5 @@
-//! Registering instances: [`Registry`], [`RegisterOptions`], the [`Registration`] guard and the
-//! [`LeaseDriver`] primitives a backend supplies.
+//! Registering instances: [`Registry`], [`RegisterOptions`] (with an optional [`HealthCheck`]),
+//! the [`Registration`] guard and the [`LeaseDriver`] primitives a backend supplies.
 
 use std::fmt::Debug;
 use std::time::Duration;
@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::{Backoff, Error, Result, ServiceInstance};
+use crate::{Backoff, Error, Health, Result, ServiceInstance};
 
 /// Registers service instances with a TTL and keeps them alive.
 ///
@@ -52,6 +52,10 @@ pub struct RegisterOptions {
     pub max_reregister_attempts: Option<u32>,
     /// Retry schedule for failed keepalives and re-registrations.
     pub backoff: Backoff,
+    /// A health check the backend runs on the instance, in addition to (never instead of) the
+    /// registration's own TTL liveness. Default none. Backends that can run checks (Consul)
+    /// register it with the instance; the others (etcd, memory) ignore it with a debug log.
+    pub check: Option<HealthCheck>,
 }
 
 impl Default for RegisterOptions {
@@ -61,6 +65,7 @@ impl Default for RegisterOptions {
             keepalive_interval: None,
             max_reregister_attempts: None,
             backoff: Backoff::default(),
+            check: None,
         }
     }
 }
@@ -92,10 +97,140 @@ impl RegisterOptions {
         self
     }
 
+    /// Adds a health check run by the backend (see [`RegisterOptions::check`]).
+    pub fn check(mut self, check: HealthCheck) -> Self {
+        self.check = Some(check);
+        self
+    }
+
     pub(crate) fn interval(&self) -> Duration {
         self.keepalive_interval
             .unwrap_or(self.ttl / 3)
             .max(Duration::from_millis(10))
+    }
+}
+
+/// What a [`HealthCheck`] probes.
+///
+/// The enum is `#[non_exhaustive]`: more kinds may come; its variants can be built directly.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CheckKind {
+    /// An HTTP(S) request to `url`; a 2xx answer passes, 429 warns, anything else is critical.
+    Http {
+        /// The full URL (`http://10.0.0.1:8080/health`).
+        url: String,
+        /// The request method; `None` is the backend's default (`GET`).
+        method: Option<String>,
+        /// Do not verify the server's certificate (`https://` URLs).
+        tls_skip_verify: bool,
+    },
+    /// A TCP connection to `address` (`host:port`); it passes when the connection is accepted.
+    Tcp {
+        /// `host:port` to connect to.
+        address: String,
+    },
+    /// The gRPC health-checking protocol against `target` (`host:port[/service]`).
+    Grpc {
+        /// `host:port`, optionally followed by `/service`.
+        target: String,
+        /// Talk TLS to the target.
+        use_tls: bool,
+        /// Do not verify the target's certificate.
+        tls_skip_verify: bool,
+    },
+    /// A command run by the backend's agent (exit 0 passes, 1 warns, others are critical).
+    /// Agents may refuse script checks (Consul without `enable_script_checks`): registering then
+    /// fails with [`Error::Unsupported`].
+    Script {
+        /// The program and its arguments (no shell unless the first items ask for one).
+        args: Vec<String>,
+    },
+    /// A check that the instance (not the backend) must mark passing at least every `ttl`, through
+    /// the backend's own API. It is separate from the registration's TTL liveness.
+    Ttl {
+        /// How long a status stays valid.
+        ttl: Duration,
+    },
+}
+
+impl CheckKind {
+    /// A short name of the kind: `http`, `tcp`, `grpc`, `script` or `ttl`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CheckKind::Http { .. } => "http",
+            CheckKind::Tcp { .. } => "tcp",
+            CheckKind::Grpc { .. } => "grpc",
+            CheckKind::Script { .. } => "script",
+            CheckKind::Ttl { .. } => "ttl",
+        }
+    }
+}
+
+/// A backend-neutral description of a health check that the backend runs on a registered
+/// instance, in addition to the registration's own TTL liveness (see [`RegisterOptions::check`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use discovery_core::{CheckKind, Health, HealthCheck, RegisterOptions};
+/// let check = HealthCheck::new(CheckKind::Tcp { address: "10.0.0.1:8080".into() })
+///     .interval(Duration::from_secs(5))
+///     .timeout(Duration::from_secs(1))
+///     .initial_status(Health::Passing);
+/// let opts = RegisterOptions::with_ttl(Duration::from_secs(10)).check(check);
+/// assert_eq!(opts.check.unwrap().kind.name(), "tcp");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HealthCheck {
+    /// What is probed.
+    pub kind: CheckKind,
+    /// How often the backend probes (ignored by [`CheckKind::Ttl`]). Default 10 s.
+    pub interval: Duration,
+    /// How long one probe may take; `None` is the backend's default.
+    pub timeout: Option<Duration>,
+    /// The status before the first probe ([`Health::Maintenance`] is not a check status);
+    /// `None` is the backend's default (Consul: critical).
+    pub initial_status: Option<Health>,
+    /// Let the backend remove the whole instance once this check has been critical this long.
+    /// (The registration then puts it back at its next keepalive.)
+    pub deregister_critical_after: Option<Duration>,
+}
+
+impl HealthCheck {
+    /// A check of `kind`, probed every 10 s, with the backend's defaults for the rest.
+    pub fn new(kind: CheckKind) -> Self {
+        HealthCheck {
+            kind,
+            interval: Duration::from_secs(10),
+            timeout: None,
+            initial_status: None,
+            deregister_critical_after: None,
+        }
+    }
+
+    /// Sets the probe interval.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Sets the probe timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets the status before the first probe.
+    pub fn initial_status(mut self, status: Health) -> Self {
+        self.initial_status = Some(status);
+        self
+    }
+
+    /// Sets how long the check may stay critical before the backend removes the instance.
+    pub fn deregister_critical_after(mut self, after: Duration) -> Self {
+        self.deregister_critical_after = Some(after);
+        self
     }
 }
 
@@ -143,6 +278,12 @@ pub trait LeaseDriver: Send + Sync + 'static {
     /// The backend's name for logs and errors.
     fn backend(&self) -> &'static str;
 
+    /// Whether this driver registers [`RegisterOptions::check`] with the instance. Default
+    /// `false`: [`Registration::start`] then logs (at debug level) that the check is ignored.
+    fn runs_checks(&self) -> bool {
+        false
+    }
+
     /// Creates a new lease of `ttl` and writes `instance` under it.
     async fn grant(&self, instance: &ServiceInstance, ttl: Duration) -> Result<Self::Lease>;
 
@@ -173,6 +314,17 @@ impl Registration {
         instance: ServiceInstance,
         opts: RegisterOptions,
     ) -> Result<Registration> {
+        if let Some(check) = &opts.check {
+            if !driver.runs_checks() {
+                tracing::debug!(
+                    backend = driver.backend(),
+                    service = %instance.service,
+                    id = %instance.id,
+                    check = check.kind.name(),
+                    "this backend cannot run health checks; the check is ignored"
+                );
+            }
+        }
         let lease = driver.grant(&instance, opts.ttl).await?;
         tracing::info!(
             backend = driver.backend(),

@@ -1,12 +1,16 @@
 //! `registrator` end to end with the real Docker engine and a real etcd or Consul: containers
 //! started from the project's etcd image appear (in etcd under `<prefix>/<name>/<id> = ip:port`),
-//! disappear when they stop, expire after the TTL when registrator is killed, and come back when it
-//! restarts.
+//! disappear within a second when they stop, expire after the TTL when registrator is killed, and
+//! come back when it restarts; `-cleanup` removes this host's dangling entries and only those;
+//! `-deregister on-success` keeps a failed container's entry until it is removed; Consul gets the
+//! `SERVICE_CHECK_*` check next to the TTL check; `consul-tls://` and `-retry-attempts` work.
 
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use discovery_core::{Codec, Health, Key, Layout, ServiceInstance, ServiceName, Watcher};
+use discovery_core::{
+    Codec, Health, Key, KvStore, KvView, Layout, ServiceInstance, ServiceName, Watcher,
+};
 use discovery_etcd::{EtcdBackend, EtcdConfig};
 use discovery_tests::bins::{bin, ChildGuard};
 use discovery_tests::consul::ConsulServer;
@@ -23,19 +27,30 @@ struct Containers(Vec<String>);
 
 impl Containers {
     fn run(&mut self, name: &str, service: &str, tags: &str) -> u16 {
+        self.run_with(
+            name,
+            &[
+                &format!("SERVICE_NAME={service}"),
+                &format!("SERVICE_TAGS={tags}"),
+                "SERVICE_REGION=test",
+            ],
+            &[],
+        )
+    }
+
+    /// Runs an etcd container named `name` with environment `env` and labels `labels`
+    /// (`KEY=value`), its port 2379 published on 127.0.0.1; returns the host port.
+    fn run_with(&mut self, name: &str, env: &[&str], labels: &[&str]) -> u16 {
         on_exit(&format!("docker rm -f {name} >/dev/null 2>&1"));
         self.0.push(name.to_owned());
-        docker(&[
-            "run",
-            "-d",
-            "--name",
-            name,
-            "-e",
-            &format!("SERVICE_NAME={service}"),
-            "-e",
-            &format!("SERVICE_TAGS={tags}"),
-            "-e",
-            "SERVICE_REGION=test",
+        let mut args = vec!["run", "-d", "--name", name];
+        for e in env {
+            args.extend(["-e", e]);
+        }
+        for l in labels {
+            args.extend(["-l", l]);
+        }
+        args.extend([
             "-p",
             "127.0.0.1::2379",
             DEFAULT_IMAGE,
@@ -44,14 +59,34 @@ impl Containers {
             "--advertise-client-urls",
             "http://127.0.0.1:2379",
         ]);
-        let mapped = docker(&["port", name, "2379/tcp"]);
-        let port = mapped
-            .lines()
-            .next()
-            .and_then(|l| l.rsplit(':').next())
-            .and_then(|p| p.parse().ok());
-        port.unwrap_or_else(|| panic!("unexpected `docker port` output {mapped:?}"))
+        docker(&args);
+        host_port(name)
     }
+}
+
+/// The host port `2379/tcp` of container `name` is published on.
+fn host_port(name: &str) -> u16 {
+    let mapped = docker(&["port", name, "2379/tcp"]);
+    let port = mapped
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.parse().ok());
+    port.unwrap_or_else(|| panic!("unexpected `docker port` output {mapped:?}"))
+}
+
+/// `docker inspect` state of `name`: `(status, exit code)`.
+fn container_state(name: &str) -> (String, i64) {
+    let out = docker(&[
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{.State.ExitCode}}",
+        name,
+    ]);
+    let (status, code) = out
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("unexpected `docker inspect` output {out:?}"));
+    (status.to_owned(), code.parse().unwrap_or(-1))
 }
 
 impl Drop for Containers {
@@ -66,7 +101,16 @@ impl Drop for Containers {
     }
 }
 
+/// The resync period the tests run registrator with.
+const RESYNC: Duration = Duration::from_secs(2);
+
 fn start_registrator(uri: &str) -> ChildGuard {
+    spawn_registrator(uri, &[], &[])
+}
+
+/// registrator with a 3 s TTL, a 2 s resync, `-explicit`, this test's host name, `extra` flags
+/// and `env` variables, registering into `uri`.
+fn spawn_registrator(uri: &str, extra: &[&str], env: &[(&str, &str)]) -> ChildGuard {
     let child = Command::new(bin("registrator"))
         .args([
             "-ttl",
@@ -78,11 +122,34 @@ fn start_registrator(uri: &str) -> ChildGuard {
             HOSTNAME,
             "-log-level",
             "info",
-            uri,
         ])
+        .args(extra)
+        .arg(uri)
+        .envs(env.iter().copied())
         .spawn()
         .expect("cannot start registrator");
     ChildGuard(child)
+}
+
+/// An etcd server, a unique prefix, a reader with the seeds' layout under it, and the URI.
+async fn etcd_registry(name: &str) -> (EtcdServer, String, EtcdBackend, String) {
+    let etcd = EtcdServer::start().await;
+    let prefix = unique(name);
+    let layout = Layout::new(Key::new(format!("/{prefix}")).unwrap(), Codec::Plain);
+    let reader = EtcdBackend::connect(EtcdConfig::new([etcd.endpoint()]).with_layout(layout))
+        .await
+        .expect("connect to etcd");
+    let uri = format!("etcd://{}/{prefix}", etcd.endpoint());
+    (etcd, prefix, reader, uri)
+}
+
+/// The docker checks needed by every test.
+fn require_docker() {
+    assert!(docker_available(), "this test needs the Docker engine");
+    assert!(
+        docker_image_exists(DEFAULT_IMAGE),
+        "build {DEFAULT_IMAGE} with scripts/etcd-image.sh"
+    );
 }
 
 async fn instances(reader: &dyn Watcher, service: &str) -> Vec<ServiceInstance> {
@@ -104,11 +171,7 @@ async fn passing(reader: &dyn Watcher, service: &str) -> Option<ServiceInstance>
 /// Runs the scenario against `uri`, reading through `reader`; returns the first container's
 /// registered instance.
 async fn scenario(uri: &str, reader: &dyn Watcher) -> (Vec<ServiceInstance>, String, u16) {
-    assert!(docker_available(), "this test needs the Docker engine");
-    assert!(
-        docker_image_exists(DEFAULT_IMAGE),
-        "build {DEFAULT_IMAGE} with scripts/etcd-image.sh"
-    );
+    require_docker();
     let (svc_a, svc_b) = (unique("rega"), unique("regb"));
     let (name_a, name_b) = (unique("regc-a"), unique("regc-b"));
 
@@ -127,14 +190,21 @@ async fn scenario(uri: &str, reader: &dyn Watcher) -> (Vec<ServiceInstance>, Str
         found.push(inst);
     }
 
-    // Stopping a container removes its instance; the other stays.
+    // Stopping a container removes its instance within a second (from `docker stop`
+    // returning); the other stays.
     docker(&["stop", "-t", "1", &name_b]);
+    let stopped = Instant::now();
     eventually(
         &format!("{svc_b} deregistered"),
         Duration::from_secs(10),
         || async { instances(reader, &svc_b).await.is_empty().then_some(()) },
     )
     .await;
+    let took = stopped.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "{svc_b} disappeared {took:?} after `docker stop` returned, not within a second"
+    );
     assert!(
         passing(reader, &svc_a).await.is_some(),
         "the running container stays registered"
@@ -173,13 +243,7 @@ async fn scenario(uri: &str, reader: &dyn Watcher) -> (Vec<ServiceInstance>, Str
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registrator_follows_containers_into_etcd() {
-    let etcd = EtcdServer::start().await;
-    let prefix = unique("registrator");
-    let layout = Layout::new(Key::new(format!("/{prefix}")).unwrap(), Codec::Plain);
-    let reader = EtcdBackend::connect(EtcdConfig::new([etcd.endpoint()]).with_layout(layout))
-        .await
-        .expect("connect to etcd");
-    let uri = format!("etcd://{}/{prefix}", etcd.endpoint());
+    let (_etcd, prefix, reader, uri) = etcd_registry("registrator").await;
     let (found, svc_a, port_a) = scenario(&uri, &reader).await;
     // The seeds' layout: `<prefix>/<name>/<id> = ip:port` (checked through the watcher's decode,
     // and here on the raw key the registration wrote, now deleted).
@@ -187,10 +251,7 @@ async fn registrator_follows_containers_into_etcd() {
     assert_eq!(found[0].endpoint(), format!("127.0.0.1:{port_a}"));
     let key = Key::new(format!("/{prefix}/{svc_a}/{}", found[0].id)).unwrap();
     assert!(
-        discovery_core::KvView::get(&reader, &key)
-            .await
-            .unwrap()
-            .is_none(),
+        KvView::get(&reader, &key).await.unwrap().is_none(),
         "deregistered key is deleted"
     );
 }
@@ -214,5 +275,353 @@ async fn registrator_follows_containers_into_consul() {
     assert_eq!(
         found[0].meta.get("region").map(String::as_str),
         Some("test")
+    );
+}
+
+/// `-cleanup`: entries of this host that no running container backs (left by a registrator
+/// killed before their TTL ran out, with or without a lease) are removed at start and at every
+/// resync; entries of other hosts, ids that are not registrator's, and the running container's
+/// own entry stay. Also `-useIpFromLabel`.
+#[tokio::test(flavor = "multi_thread")]
+async fn cleanup_removes_only_this_hosts_dangling_entries() {
+    require_docker();
+    let (_etcd, prefix, reader, uri) = etcd_registry("regclean").await;
+    let svc = unique("regd");
+    let key = |id: &str| Key::new(format!("/{prefix}/{svc}/{id}")).unwrap();
+    let put = |id: &str, ttl: Option<Duration>| {
+        let (reader, k) = (reader.clone(), key(id));
+        async move { reader.put(&k, "127.0.0.1:9".into(), ttl).await.unwrap() }
+    };
+    let exists = |id: &str| {
+        let (reader, k) = (reader.clone(), key(id));
+        async move { reader.get(&k).await.unwrap().is_some() }
+    };
+    let (leased, unleased) = (
+        format!("{HOSTNAME}:gone:2379"),
+        format!("{HOSTNAME}:gone-too:2379:udp"),
+    );
+    let foreign = ["other-host:gone:2379", "custom-service-id"];
+    put(&leased, Some(Duration::from_secs(600))).await;
+    put(&unleased, None).await;
+    for id in foreign {
+        put(id, None).await;
+    }
+
+    let mut containers = Containers(Vec::new());
+    let name = unique("regc-clean");
+    let port = containers.run_with(
+        &name,
+        &[&format!("SERVICE_NAME={svc}")],
+        &["reg.test.ip=10.99.0.7/16"],
+    );
+    let _registrator =
+        spawn_registrator(&uri, &["-cleanup", "-useIpFromLabel", "reg.test.ip"], &[]);
+
+    let own_id = format!("{HOSTNAME}:{name}:2379");
+    let inst = eventually(&format!("{svc} registered"), LIMIT, || async {
+        instances(&reader, &svc)
+            .await
+            .into_iter()
+            .find(|i| i.id.as_str() == own_id)
+    })
+    .await;
+    assert_eq!(
+        inst.endpoint(),
+        format!("10.99.0.7:{port}"),
+        "-useIpFromLabel advertises the label's address without its prefix length"
+    );
+    eventually(
+        "this host's dangling entries removed at start",
+        LIMIT,
+        || async { (!exists(&leased).await && !exists(&unleased).await).then_some(()) },
+    )
+    .await;
+
+    // An entry left behind later goes at the next resync.
+    let late = format!("{HOSTNAME}:late:2379");
+    put(&late, Some(Duration::from_secs(600))).await;
+    let put_at = Instant::now();
+    eventually("a later dangling entry removed", LIMIT, || async {
+        (!exists(&late).await).then_some(())
+    })
+    .await;
+    let took = put_at.elapsed();
+    assert!(
+        took < RESYNC + Duration::from_secs(1),
+        "removed {took:?} after it appeared; the resync period is {RESYNC:?}"
+    );
+
+    // Two more resyncs later, nothing else was touched.
+    tokio::time::sleep(RESYNC * 2).await;
+    for id in foreign {
+        assert!(exists(id).await, "{id} is not this host's and must stay");
+    }
+    assert!(
+        exists(inst.id.as_str()).await,
+        "the running container's own entry stays"
+    );
+}
+
+/// `-deregister on-success`: a container that exits with a failure (etcd as PID 1 exits 2 on
+/// SIGHUP) keeps its entry — kept alive past the TTL — until it is removed, is registered afresh
+/// when started again; one that exits 0 (`docker stop`: etcd exits 0 on SIGTERM) goes at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn deregister_on_success_keeps_failed_containers_until_removed() {
+    require_docker();
+    let (_etcd, _prefix, reader, uri) = etcd_registry("regsuccess").await;
+    let (svc_fail, svc_ok) = (unique("regfail"), unique("regok"));
+    let (name_fail, name_ok) = (unique("regc-fail"), unique("regc-ok"));
+    let mut containers = Containers(Vec::new());
+    containers.run(&name_fail, &svc_fail, "f");
+    containers.run(&name_ok, &svc_ok, "o");
+    let _registrator = spawn_registrator(&uri, &["-deregister", "on-success"], &[]);
+    for svc in [&svc_fail, &svc_ok] {
+        eventually(&format!("{svc} registered"), LIMIT, || {
+            passing(&reader, svc)
+        })
+        .await;
+    }
+
+    let fail = |what: &'static str| {
+        docker(&["kill", "-s", "HUP", &name_fail]);
+        eventually(what, LIMIT, || async {
+            let (status, code) = container_state(&name_fail);
+            (status == "exited").then_some(code)
+        })
+    };
+    let code = fail("the failing container exited").await;
+    assert_eq!(code, 2, "etcd as PID 1 exits 2 on SIGHUP");
+    // Past the TTL and a resync: still registered, kept alive by the daemon.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        passing(&reader, &svc_fail).await.is_some(),
+        "a container that exited with code 2 keeps its registration"
+    );
+
+    // Exit 0 deregisters.
+    docker(&["stop", "-t", "5", &name_ok]);
+    assert_eq!(container_state(&name_ok), ("exited".to_owned(), 0));
+    let stopped = Instant::now();
+    eventually(&format!("{svc_ok} deregistered"), LIMIT, || async {
+        instances(&reader, &svc_ok).await.is_empty().then_some(())
+    })
+    .await;
+    assert!(
+        stopped.elapsed() < Duration::from_secs(1),
+        "exit 0 deregisters at once, took {:?}",
+        stopped.elapsed()
+    );
+
+    // Started again, the failed container is registered afresh with its new binding.
+    docker(&["start", &name_fail]);
+    let port = host_port(&name_fail);
+    let again = eventually(&format!("{svc_fail} re-registered"), LIMIT, || async {
+        passing(&reader, &svc_fail)
+            .await
+            .filter(|i| i.port == Some(port))
+    })
+    .await;
+    assert_eq!(again.id.as_str(), format!("{HOSTNAME}:{name_fail}:2379"));
+
+    // Failing again keeps it; removing the container deregisters it.
+    assert_eq!(fail("the container failed again").await, 2);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(passing(&reader, &svc_fail).await.is_some(), "kept again");
+    docker(&["rm", &name_fail]);
+    eventually(
+        &format!("{svc_fail} deregistered on removal"),
+        LIMIT,
+        || async { instances(&reader, &svc_fail).await.is_empty().then_some(()) },
+    )
+    .await;
+}
+
+/// `GET <path>` on the agent at `address` (`http://host:port`); the body of a 200 answer.
+async fn http_get(address: &str, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let host = address.trim_start_matches("http://");
+    let mut conn = tokio::net::TcpStream::connect(host).await.ok()?;
+    let req = format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n");
+    conn.write_all(req.as_bytes()).await.ok()?;
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut buf))
+        .await
+        .ok()?
+        .ok()?;
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    (head.split_whitespace().nth(1) == Some("200")).then(|| body.to_owned())
+}
+
+/// `(type, status)` of every check of Consul service `service_id` on the agent, sorted.
+async fn agent_checks(address: &str, service_id: &str) -> Vec<(String, String)> {
+    let Some(body) = http_get(address, "/v1/agent/checks").await else {
+        return Vec::new();
+    };
+    let checks: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("bad /v1/agent/checks: {e}"));
+    let field = |c: &serde_json::Value, k: &str| c[k].as_str().unwrap_or("").to_owned();
+    let mut out: Vec<(String, String)> = checks
+        .values()
+        .filter(|c| c["ServiceID"] == service_id)
+        .map(|c| (field(c, "Type"), field(c, "Status")))
+        .collect();
+    out.sort();
+    out
+}
+
+/// Consul: `SERVICE_CHECK_TCP` adds a TCP check next to registrator's TTL check, and it turns
+/// passing; a script check, which this agent refuses (`enable_script_checks` is off), is dropped
+/// with a warning and the service is registered with its TTL check only.
+#[tokio::test(flavor = "multi_thread")]
+async fn consul_gets_the_service_check_next_to_the_ttl_check() {
+    require_docker();
+    let consul = ConsulServer::start().await;
+    let reader = consul.backend(None);
+    let uri = format!(
+        "consul://{}",
+        consul.address().trim_start_matches("http://")
+    );
+    let (svc_tcp, svc_script) = (unique("regtcp"), unique("regscript"));
+    let (name_tcp, name_script) = (unique("regc-tcp"), unique("regc-script"));
+    let mut containers = Containers(Vec::new());
+    containers.run_with(
+        &name_tcp,
+        &[
+            &format!("SERVICE_NAME={svc_tcp}"),
+            "SERVICE_CHECK_TCP=true",
+            "SERVICE_CHECK_INTERVAL=1s",
+            "SERVICE_CHECK_TIMEOUT=1s",
+        ],
+        &[],
+    );
+    containers.run_with(
+        &name_script,
+        &[
+            &format!("SERVICE_NAME={svc_script}"),
+            "SERVICE_CHECK_SCRIPT=nc -z $SERVICE_IP $SERVICE_PORT",
+        ],
+        &[],
+    );
+    let _registrator = start_registrator(&uri);
+
+    let tcp_id = format!("{svc_tcp}:{HOSTNAME}:{name_tcp}:2379");
+    let addr = consul.address();
+    let checks = eventually(
+        "the TCP check passing next to the TTL check",
+        LIMIT,
+        || async {
+            let c = agent_checks(&addr, &tcp_id).await;
+            c.iter()
+                .any(|(t, s)| t == "tcp" && s == "passing")
+                .then_some(c)
+        },
+    )
+    .await;
+    assert_eq!(
+        checks,
+        [
+            ("tcp".to_owned(), "passing".to_owned()),
+            ("ttl".to_owned(), "passing".to_owned())
+        ],
+        "exactly the TTL heartbeat and the SERVICE_CHECK_TCP check"
+    );
+    let inst = eventually(&format!("{svc_tcp} passing"), LIMIT, || {
+        passing(&reader, &svc_tcp)
+    })
+    .await;
+    assert_eq!(
+        inst.meta.get("check_tcp").map(String::as_str),
+        Some("true"),
+        "SERVICE_* attributes stay in the metadata, as registrator's"
+    );
+
+    let script_id = format!("{svc_script}:{HOSTNAME}:{name_script}:2379");
+    eventually(&format!("{svc_script} registered"), LIMIT, || {
+        passing(&reader, &svc_script)
+    })
+    .await;
+    assert_eq!(
+        agent_checks(&addr, &script_id).await,
+        [("ttl".to_owned(), "passing".to_owned())],
+        "the refused script check is dropped, the TTL check stays"
+    );
+}
+
+/// `consul-tls://` talks HTTPS to the agent, with the CA and client certificate from
+/// `CONSUL_CACERT`, `CONSUL_CLIENT_CERT` and `CONSUL_CLIENT_KEY`.
+#[tokio::test(flavor = "multi_thread")]
+async fn consul_tls_uri_registers_over_https() {
+    require_docker();
+    let consul = ConsulServer::start_tls().await;
+    let reader = consul.backend(None);
+    let tls = consul.tls();
+    let path = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .expect("the fixture's TLS material")
+            .display()
+            .to_string()
+    };
+    let (ca, cert, key) = (
+        path(&tls.ca_file),
+        path(&tls.cert_file),
+        path(&tls.key_file),
+    );
+    let uri = format!(
+        "consul-tls://{}",
+        consul.https_address().trim_start_matches("https://")
+    );
+    let (svc, name) = (unique("regtls"), unique("regc-tls"));
+    let mut containers = Containers(Vec::new());
+    let port = containers.run(&name, &svc, "tls");
+    let _registrator = spawn_registrator(
+        &uri,
+        &[],
+        &[
+            ("CONSUL_CACERT", &ca),
+            ("CONSUL_CLIENT_CERT", &cert),
+            ("CONSUL_CLIENT_KEY", &key),
+        ],
+    );
+    let inst = eventually(&format!("{svc} registered over HTTPS"), LIMIT, || {
+        passing(&reader, &svc)
+    })
+    .await;
+    assert_eq!(inst.port, Some(port));
+}
+
+/// `-retry-attempts N -retry-interval ms`: N retries of the first connection, then registrator
+/// exits with an error.
+#[test]
+fn retry_attempts_then_exit() {
+    let start = Instant::now();
+    let out = Command::new(bin("registrator"))
+        .args([
+            "-retry-attempts",
+            "2",
+            "-retry-interval",
+            "300",
+            "consul://127.0.0.1:1",
+        ])
+        .output()
+        .expect("cannot run registrator");
+    let took = start.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "registrator must fail: {stderr}");
+    assert!(
+        took >= Duration::from_millis(600),
+        "two pauses of 300 ms between three attempts, took {took:?}"
+    );
+    assert!(stderr.contains("retry 2/2"), "{stderr}");
+    assert!(stderr.contains("consul"), "{stderr}");
+    let bad = Command::new(bin("registrator"))
+        .args(["-deregister", "sometimes", "consul://127.0.0.1:1"])
+        .output()
+        .expect("cannot run registrator");
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("on-success"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
     );
 }

@@ -1,16 +1,17 @@
 //! gliderlabs/registrator on the discovery library: registers the published ports of this Docker
 //! host's containers into etcd or Consul, following the engine's events.
 //!
-//! Run with: `cargo run -p discovery-examples --bin registrator -- -ttl 15s -resync 30 etcd://127.0.0.1:2379/services`
+//! Run with: `cargo run -p discovery-examples --bin registrator -- -ttl 15s -resync 30 -cleanup etcd://127.0.0.1:2379/services`
+//!
+//! Registry URIs: `etcd://host:port/prefix`, `consul://host:port`, `consul-tls://host:port`,
+//! `memory://` (see `discovery_examples::registrator::connect`).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use discovery_core::{Codec, Error, Key, Layout, Result};
-use discovery_examples::backend::{open, BackendSpec};
+use discovery_core::{Error, Result};
 use discovery_examples::goflags::{parse_duration, parse_or_exit, FlagSet, Kind};
 use discovery_examples::registrator::{
-    hostname, run, service::split_tags, Config, Conventions, Engine,
+    connect, hostname, run, service::split_tags, Config, Conventions, Deregister, Engine, Retry,
 };
 
 #[tokio::main]
@@ -44,7 +45,27 @@ async fn main() {
     .define(
         "cleanup",
         Kind::Bool,
-        "accepted for compatibility: every resync removes services whose container is gone",
+        "at start and every resync, remove services of this host whose container is gone",
+    )
+    .define(
+        "deregister",
+        Kind::Value,
+        "deregister exited services \"always\" (default) or \"on-success\"",
+    )
+    .define(
+        "useIpFromLabel",
+        Kind::Value,
+        "advertise the IP found in this container label, when present",
+    )
+    .define(
+        "retry-attempts",
+        Kind::Value,
+        "retries of the first connection to the registry (-1: forever; default 0)",
+    )
+    .define(
+        "retry-interval",
+        Kind::Value,
+        "milliseconds between connection attempts (default 2000)",
     )
     .define(
         "ttl",
@@ -76,20 +97,57 @@ fn seconds_or_duration(flag: &str, v: &str) -> Result<Duration> {
         })
 }
 
+/// An integer flag.
+fn int_flag(f: &FlagSet, flag: &str) -> Result<Option<i64>> {
+    f.value(flag)
+        .map(|v| {
+            v.trim().parse::<i64>().map_err(|_| {
+                Error::invalid_config(format!("-{flag}"), format!("{v:?} is not an integer"))
+            })
+        })
+        .transpose()
+}
+
+/// `-retry-attempts` and `-retry-interval`, checked as registrator checks them.
+fn retry(f: &FlagSet) -> Result<Retry> {
+    let mut r = Retry::default();
+    match int_flag(f, "retry-attempts")? {
+        None => {}
+        Some(-1) => r.attempts = None,
+        Some(n) => {
+            r.attempts = Some(u32::try_from(n).map_err(|_| {
+                Error::invalid_config("-retry-attempts", "must be -1 (forever) or at least 0")
+            })?)
+        }
+    }
+    if let Some(ms) = int_flag(f, "retry-interval")? {
+        let ms = u64::try_from(ms)
+            .ok()
+            .filter(|ms| *ms > 0)
+            .ok_or_else(|| Error::invalid_config("-retry-interval", "must be greater than 0"))?;
+        r.interval = Duration::from_millis(ms);
+    }
+    Ok(r)
+}
+
 async fn main_inner(f: &FlagSet) -> Result<()> {
-    let uri = f.rest.first().ok_or_else(|| {
-        Error::invalid_config(
-            "registry URI",
-            "missing: registrator [flags] etcd://host:port/prefix | consul://host:port",
-        )
-    })?;
-    let spec = BackendSpec::from_url(uri)?;
-    let prefix = uri
-        .split_once("://")
-        .and_then(|(_, r)| r.split_once('/'))
-        .map(|(_, p)| p.trim_matches('/'));
-    let root = Key::new(format!("/{}", prefix.unwrap_or("")))?;
-    let opened = open(&spec, Layout::new(root, Codec::Plain)).await?;
+    let uri = match f.rest.as_slice() {
+        [uri] => uri,
+        [] => {
+            return Err(Error::invalid_config(
+                "registry URI",
+                "missing: registrator [flags] etcd://host:port/prefix | consul://host:port",
+            ))
+        }
+        [_, extra @ ..] => {
+            return Err(Error::invalid_config(
+                "registry URI",
+                format!("extra arguments {extra:?}: options must come before the registry URI"),
+            ))
+        }
+    };
+    let deregister: Deregister = f.value("deregister").unwrap_or("always").parse()?;
+    let retry = retry(f)?;
     let ttl = match f.value("ttl") {
         Some(v) => seconds_or_duration("ttl", v)?,
         None => Duration::from_secs(15),
@@ -108,14 +166,20 @@ async fn main_inner(f: &FlagSet) -> Result<()> {
             internal: f.bool("internal") == Some(true),
             explicit: f.bool("explicit") == Some(true),
             tags: f.value("tags").map(split_tags).unwrap_or_default(),
+            ip_from_label: f
+                .value("useIpFromLabel")
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned),
         },
         ttl,
         resync,
+        deregister,
+        cleanup: f.bool("cleanup") == Some(true),
     };
     let engine = Engine::connect()?;
-    let registry: Arc<dyn discovery_core::Registry> = opened.registry;
+    let backend = connect(uri, retry).await?;
     let mut signals = discovery_examples::confd::watch::Signals::new()?;
-    run(engine, registry, config, async move {
+    run(engine, backend, config, async move {
         // SIGHUP has nothing to reload here: keep running.
         while !matches!(
             signals.next().await,

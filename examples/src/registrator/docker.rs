@@ -1,5 +1,5 @@
-//! The Docker engine through `bollard`: running containers and their start/stop events, as
-//! [`Container`] values.
+//! The Docker engine through `bollard`: running containers, their state and their lifecycle
+//! events, as [`Container`] values.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -10,13 +10,49 @@ use futures::{Stream, StreamExt};
 
 use super::service::{Container, ContainerPort};
 
-/// A container event registrator acts on.
+/// A container event registrator acts on (each carries the container id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The container started.
     Start(String),
-    /// The container died, stopped or was killed.
+    /// A signal was sent to the container (`docker kill`, or the first step of `docker stop`);
+    /// it may still run.
+    Kill {
+        /// Container id.
+        id: String,
+        /// The signal number, when the engine says.
+        signal: Option<i32>,
+    },
+    /// The container's main process exited.
+    Die {
+        /// Container id.
+        id: String,
+        /// The exit code, when the engine says (`exitCode` attribute).
+        exit_code: Option<i64>,
+    },
+    /// `docker stop` finished.
     Stop(String),
+    /// The container was removed.
+    Destroy(String),
+}
+
+impl Event {
+    /// Whether a kill with this signal is meant to end the container: `TERM`, `KILL`, `INT`,
+    /// `QUIT`, or an unknown signal. `HUP`, `USR1`... usually ask a running server to reload.
+    pub fn kill_terminates(signal: Option<i32>) -> bool {
+        matches!(signal, None | Some(2 | 3 | 9 | 15))
+    }
+}
+
+/// The state of a container.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum State {
+    /// It does not exist (removed).
+    Gone,
+    /// It runs (or is paused or restarting).
+    Running,
+    /// It exited with this code.
+    Exited(i64),
 }
 
 /// A connection to the Docker engine.
@@ -44,6 +80,42 @@ impl Engine {
             .await
             .map_err(docker_error)?;
         Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// The ids of every container, running or not.
+    pub async fn all(&self) -> Result<Vec<String>> {
+        let opts = ListContainersOptions {
+            all: true,
+            ..Default::default()
+        };
+        let list = self
+            .docker
+            .list_containers(Some(opts))
+            .await
+            .map_err(docker_error)?;
+        Ok(list.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    /// The state of container `id`.
+    pub async fn state(&self, id: &str) -> Result<State> {
+        match self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+        {
+            Ok(c) => {
+                let s = c.state.unwrap_or_default();
+                if s.running.unwrap_or(false) || s.restarting.unwrap_or(false) {
+                    Ok(State::Running)
+                } else {
+                    Ok(State::Exited(s.exit_code.unwrap_or(0)))
+                }
+            }
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(State::Gone),
+            Err(e) => Err(docker_error(e)),
+        }
     }
 
     /// The container `id`, or `None` when it is gone or not running.
@@ -111,13 +183,15 @@ impl Engine {
         }))
     }
 
-    /// The engine's container start/stop events, from now on. The stream ends on an engine error.
+    /// The engine's container lifecycle events, from now on. The stream ends on an engine error.
     pub fn events(&self) -> impl Stream<Item = Result<Event>> + Send + 'static {
         let filters = HashMap::from([
             ("type".to_owned(), vec!["container".to_owned()]),
             (
                 "event".to_owned(),
-                ["start", "die", "stop", "kill"].map(str::to_owned).to_vec(),
+                ["start", "die", "stop", "kill", "destroy"]
+                    .map(str::to_owned)
+                    .to_vec(),
             ),
         ]);
         let opts = EventsOptions {
@@ -129,10 +203,21 @@ impl Engine {
                 Ok(e) => e,
                 Err(e) => return Some(Err(docker_error(e))),
             };
-            let id = e.actor.and_then(|a| a.id)?;
+            let actor = e.actor?;
+            let id = actor.id?;
+            let attr = |k: &str| actor.attributes.as_ref().and_then(|a| a.get(k));
             match e.action.as_deref()? {
                 "start" => Some(Ok(Event::Start(id))),
-                "die" | "stop" | "kill" => Some(Ok(Event::Stop(id))),
+                "kill" => {
+                    let signal = attr("signal").and_then(|s| s.parse().ok());
+                    Some(Ok(Event::Kill { id, signal }))
+                }
+                "die" => {
+                    let exit_code = attr("exitCode").and_then(|s| s.parse().ok());
+                    Some(Ok(Event::Die { id, exit_code }))
+                }
+                "stop" => Some(Ok(Event::Stop(id))),
+                "destroy" => Some(Ok(Event::Destroy(id))),
                 _ => None,
             }
         })

@@ -1,22 +1,81 @@
-//! gliderlabs/registrator on our [`Registry`]: registers every published port of the Docker
-//! host's running containers as a service instance (named and tagged through the containers'
-//! `SERVICE_*` environment), following the engine's events, and deregisters it when the container
-//! stops. Liveness is the registrations' TTL + keepalive: a crashed registrator's instances expire
-//! by themselves.
+//! gliderlabs/registrator on our [`Registry`](discovery_core::Registry): registers every
+//! published port of the Docker host's running containers as a service instance (named, tagged
+//! and health-checked through the containers' `SERVICE_*` environment and labels), following the
+//! engine's events, and deregisters it when the container stops. Liveness is the registrations'
+//! TTL + keepalive: a crashed registrator's instances expire by themselves, and `-cleanup`
+//! removes them at once on the next start.
+//!
+//! Deregistration (`-deregister`), as registrator's bridge does it:
+//! - `always` (default): a container's instances go when it stops — at the `kill` event of
+//!   `docker stop`/`docker kill` with `TERM`, `KILL`, `INT` or `QUIT` (a `HUP` or `USR1` meant
+//!   to reload a server does not count), or at `die`, `stop` or `destroy`, whichever comes first.
+//! - `on-success`: only at `die` with exit code 0 or with the signal bit (128) set — a container
+//!   stopped or killed by a signal, as registrator's `shouldRemove` decides — or when the
+//!   container is removed. A container that exited with another code keeps its instances (kept
+//!   alive by this daemon, as registrator keeps them without a TTL) until it is removed
+//!   (`destroy`, or gone at a resync) or started again (then registered afresh). The exit code
+//!   comes from the event's `exitCode`, else from inspecting the container; a container already
+//!   gone is deregistered.
+//!
+//! `-cleanup`: after the first listing and after every resync, instances of this host
+//! (`<hostname>:<container>:<port>[:udp]`, see [`sweep::is_host_id`]) that this daemon does not
+//! hold are removed from the registry ([`sweep::Sweeper`]). Without it, such leftovers expire
+//! with their TTL.
 
+pub mod connect;
 pub mod docker;
 pub mod service;
+pub mod sweep;
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::str::FromStr;
 use std::time::Duration;
 
-use discovery_core::{Backoff, RegisterOptions, Registration, Registry, Result};
+use discovery_core::{
+    Backoff, CheckKind, Error, RegisterOptions, Registration, Result, ServiceInstance,
+};
 use futures::StreamExt;
 
-pub use docker::{Engine, Event};
-pub use service::{instances, Container, ContainerPort, Conventions};
+pub use connect::{connect, Backend, Retry};
+pub use docker::{Engine, Event, State};
+pub use service::{instances, plan, Container, ContainerPort, Conventions, Planned};
+pub use sweep::{Held, Sweeper};
+
+/// When a container's instances are deregistered (`-deregister`); see the module documentation.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum Deregister {
+    /// Whenever the container stops.
+    #[default]
+    Always,
+    /// Only when it exits with code 0 or because of a signal, or is removed.
+    OnSuccess,
+}
+
+impl FromStr for Deregister {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "always" => Ok(Deregister::Always),
+            "on-success" => Ok(Deregister::OnSuccess),
+            other => Err(Error::invalid_config(
+                "-deregister",
+                format!("{other:?}: must be \"always\" or \"on-success\""),
+            )),
+        }
+    }
+}
+
+impl Deregister {
+    /// Whether a container that exited with `code` is deregistered.
+    pub fn removes_exit(self, code: i64) -> bool {
+        match self {
+            Deregister::Always => true,
+            Deregister::OnSuccess => code == 0 || code & 128 == 128,
+        }
+    }
+}
 
 /// The daemon's settings (registrator's flags).
 #[derive(Clone, Debug)]
@@ -26,10 +85,13 @@ pub struct Config {
     /// TTL of every registration (`-ttl`).
     pub ttl: Duration,
     /// Re-list the containers this often (`-resync`), if set. Every (re)sync registers the
-    /// running containers that have no registration and deregisters the ones whose container is
-    /// gone (a missed event). registrator's `-cleanup` is therefore always on; dangling entries of
-    /// a crashed registrator expire with their TTL.
+    /// running containers that have no registration and deregisters the ones whose container
+    /// stopped (a missed event), under the `deregister` rule.
     pub resync: Option<Duration>,
+    /// `-deregister`.
+    pub deregister: Deregister,
+    /// `-cleanup`: remove this host's dangling instances after every (re)sync.
+    pub cleanup: bool,
 }
 
 /// This host's name (`/proc/sys/kernel/hostname`, `HOSTNAME`, else `localhost`).
@@ -45,16 +107,53 @@ pub fn hostname() -> String {
 /// The running daemon's state: the registrations of each container.
 struct Daemon {
     engine: Engine,
-    registry: Arc<dyn Registry>,
+    backend: Backend,
     config: Config,
+    /// Registrations of running containers.
     live: HashMap<String, Vec<Registration>>,
+    /// `on-success`: registrations kept for containers that exited with a failure.
+    exited: HashMap<String, Vec<Registration>>,
 }
 
 impl Daemon {
-    /// Registers the instances of container `id` unless it already has registrations.
+    /// Registers one planned instance; a script check the agent refuses is dropped with a warning.
+    async fn register(&self, p: Planned) -> Result<Registration> {
+        let opts = RegisterOptions::with_ttl(self.config.ttl);
+        let script = matches!(
+            p.check.as_ref().map(|c| &c.kind),
+            Some(CheckKind::Script { .. })
+        );
+        let with_check = match &p.check {
+            Some(c) => opts.clone().check(c.clone()),
+            None => opts.clone(),
+        };
+        match self
+            .backend
+            .registry
+            .register(p.instance.clone(), with_check)
+            .await
+        {
+            Err(Error::Unsupported { operation, .. }) if script => {
+                tracing::warn!(
+                    service = %p.instance.service,
+                    id = %p.instance.id,
+                    "the registry refuses SERVICE_CHECK_SCRIPT / SERVICE_CHECK_CMD ({operation}); \
+                     registering without that check"
+                );
+                self.backend.registry.register(p.instance, opts).await
+            }
+            other => other,
+        }
+    }
+
+    /// Registers the instances of container `id` unless it already has registrations (a
+    /// container kept in `exited` is registered afresh).
     async fn add(&mut self, id: &str) {
         if self.live.contains_key(id) {
             return;
+        }
+        if let Some(old) = self.exited.remove(id) {
+            deregister_all(id, old).await;
         }
         let container = match self.engine.inspect(id).await {
             Ok(Some(c)) => c,
@@ -64,7 +163,7 @@ impl Daemon {
                 return;
             }
         };
-        let list = match instances(&container, &self.config.conventions) {
+        let list = match plan(&container, &self.config.conventions) {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(container = %container.name, error = %e, "container skipped");
@@ -72,15 +171,16 @@ impl Daemon {
             }
         };
         let mut regs = Vec::new();
-        for inst in list {
-            let (service, iid, endpoint) = (inst.service.clone(), inst.id.clone(), inst.endpoint());
-            match self
-                .registry
-                .register(inst, RegisterOptions::with_ttl(self.config.ttl))
-                .await
-            {
+        for p in list {
+            let (service, iid, endpoint) = (
+                p.instance.service.clone(),
+                p.instance.id.clone(),
+                p.instance.endpoint(),
+            );
+            let check = p.check.as_ref().map_or("none", |c| c.kind.name());
+            match self.register(p).await {
                 Ok(r) => {
-                    tracing::info!(%service, id = %iid, %endpoint, "registered");
+                    tracing::info!(%service, id = %iid, %endpoint, check, "registered");
                     regs.push(r);
                 }
                 Err(e) => {
@@ -93,41 +193,153 @@ impl Daemon {
         }
     }
 
-    /// Deregisters the instances of container `id`.
+    /// Deregisters the instances of container `id` (running or kept).
     async fn remove(&mut self, id: &str) {
-        for r in self.live.remove(id).unwrap_or_default() {
-            let (service, iid) = (r.instance().service.clone(), r.instance().id.clone());
-            match r.deregister().await {
-                Ok(()) => tracing::info!(%service, id = %iid, "deregistered"),
+        let mut regs = self.live.remove(id).unwrap_or_default();
+        regs.extend(self.exited.remove(id).unwrap_or_default());
+        deregister_all(id, regs).await;
+    }
+
+    /// The container `id` exited with `code` (`None`: unknown, ask the engine).
+    async fn settle_exit(&mut self, id: &str, code: Option<i64>) {
+        if !self.live.contains_key(id) {
+            return;
+        }
+        let code = match code {
+            Some(c) => c,
+            None => match self.engine.state(id).await {
+                Ok(State::Exited(c)) => c,
+                Ok(State::Gone) => return self.remove(id).await,
+                Ok(State::Running) => return,
                 Err(e) => {
-                    tracing::warn!(%service, id = %iid, error = %e, "deregistration failed; the TTL removes it")
+                    tracing::warn!(container = %short(id), error = %e, "cannot read the exit code; keeping its services");
+                    return self.keep(id, None);
                 }
-            }
+            },
+        };
+        if self.config.deregister.removes_exit(code) {
+            self.remove(id).await;
+        } else {
+            self.keep(id, Some(code));
         }
     }
 
-    /// Registers every running container and deregisters the ones no longer running.
+    /// Keeps the registrations of the exited container `id` until it is removed or restarted.
+    fn keep(&mut self, id: &str, code: Option<i64>) {
+        if let Some(regs) = self.live.remove(id) {
+            tracing::info!(
+                container = %short(id),
+                exit_code = code,
+                services = regs.len(),
+                "container failed; -deregister on-success keeps its services until it is removed"
+            );
+            self.exited.insert(id.to_owned(), regs);
+        }
+    }
+
+    async fn on_event(&mut self, ev: Event) {
+        let always = self.config.deregister == Deregister::Always;
+        match ev {
+            Event::Start(id) => self.add(&id).await,
+            Event::Kill { id, signal } if always && Event::kill_terminates(signal) => {
+                self.remove(&id).await
+            }
+            Event::Die { id, exit_code } => {
+                if always {
+                    self.remove(&id).await
+                } else {
+                    self.settle_exit(&id, exit_code).await
+                }
+            }
+            Event::Stop(id) if always => self.remove(&id).await,
+            Event::Destroy(id) => self.remove(&id).await,
+            Event::Kill { .. } | Event::Stop(_) => {}
+        }
+    }
+
+    /// Registers every running container, settles the ones no longer running, then (with
+    /// `-cleanup`) removes this host's dangling instances.
     async fn sync(&mut self) -> Result<()> {
         let running = self.engine.running().await?;
         for id in &running {
             self.add(id).await;
         }
-        let gone: Vec<String> = self
+        let stopped: Vec<String> = self
             .live
             .keys()
             .filter(|k| !running.contains(k))
             .cloned()
             .collect();
-        for id in gone {
-            self.remove(&id).await;
+        for id in stopped {
+            match self.config.deregister {
+                Deregister::Always => self.remove(&id).await,
+                Deregister::OnSuccess => self.settle_exit(&id, None).await,
+            }
+        }
+        if !self.exited.is_empty() {
+            let all = self.engine.all().await?;
+            let gone: Vec<String> = self
+                .exited
+                .keys()
+                .filter(|k| !all.contains(k))
+                .cloned()
+                .collect();
+            for id in gone {
+                self.remove(&id).await;
+            }
+        }
+        if self.config.cleanup {
+            self.cleanup().await;
         }
         Ok(())
     }
 
+    /// `-cleanup`: removes this host's instances that no registration of this daemon holds.
+    async fn cleanup(&self) {
+        let held: Held = self
+            .live
+            .values()
+            .chain(self.exited.values())
+            .flatten()
+            .map(|r| {
+                let i: &ServiceInstance = r.instance();
+                (i.service.to_string(), i.id.to_string())
+            })
+            .collect();
+        let host = &self.config.conventions.hostname;
+        match self.backend.sweeper.sweep(host, &held).await {
+            Ok(removed) => {
+                for i in removed {
+                    tracing::info!(service = %i.service, id = %i.id, "dangling service removed");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cleanup failed; the next resync retries"),
+        }
+    }
+
     async fn shutdown(&mut self) {
-        let ids: Vec<String> = self.live.keys().cloned().collect();
+        let ids: Vec<String> = self
+            .live
+            .keys()
+            .chain(self.exited.keys())
+            .cloned()
+            .collect();
         for id in ids {
             self.remove(&id).await;
+        }
+    }
+}
+
+async fn deregister_all(container: &str, regs: Vec<Registration>) {
+    for r in regs {
+        let (service, iid) = (r.instance().service.clone(), r.instance().id.clone());
+        match r.deregister().await {
+            Ok(()) => {
+                tracing::info!(container = %short(container), %service, id = %iid, "deregistered")
+            }
+            Err(e) => {
+                tracing::warn!(%service, id = %iid, error = %e, "deregistration failed; the TTL removes it")
+            }
         }
     }
 }
@@ -140,15 +352,16 @@ fn short(id: &str) -> &str {
 /// Engine errors are retried with a backoff; the first listing's error is returned.
 pub async fn run(
     engine: Engine,
-    registry: Arc<dyn Registry>,
+    backend: Backend,
     config: Config,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
     let mut d = Daemon {
         engine,
-        registry,
+        backend,
         config,
         live: HashMap::new(),
+        exited: HashMap::new(),
     };
     tokio::pin!(shutdown);
     let backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
@@ -171,8 +384,7 @@ pub async fn run(
                 }
             }
             ev = events.next() => match ev {
-                Some(Ok(Event::Start(id))) => { attempt = 0; d.add(&id).await }
-                Some(Ok(Event::Stop(id))) => { attempt = 0; d.remove(&id).await }
+                Some(Ok(ev)) => { attempt = 0; d.on_event(ev).await }
                 other => {
                     if let Some(Err(e)) = &other {
                         tracing::warn!(error = %e, "docker event stream failed; reconnecting");
@@ -189,4 +401,39 @@ pub async fn run(
     };
     d.shutdown().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deregister_modes_follow_registrators_should_remove() {
+        assert_eq!("always".parse::<Deregister>().unwrap(), Deregister::Always);
+        assert_eq!(
+            "on-success".parse::<Deregister>().unwrap(),
+            Deregister::OnSuccess
+        );
+        assert!("never".parse::<Deregister>().is_err());
+        for code in [0, 1, 2, 137, 143] {
+            assert!(Deregister::Always.removes_exit(code));
+        }
+        let s = Deregister::OnSuccess;
+        assert!(s.removes_exit(0));
+        assert!(s.removes_exit(137), "SIGKILL");
+        assert!(s.removes_exit(143), "SIGTERM");
+        assert!(!s.removes_exit(1));
+        assert!(!s.removes_exit(2));
+        assert!(!s.removes_exit(127));
+    }
+
+    #[test]
+    fn reload_signals_do_not_end_a_container() {
+        for sig in [None, Some(2), Some(3), Some(9), Some(15)] {
+            assert!(Event::kill_terminates(sig), "{sig:?}");
+        }
+        for sig in [Some(1), Some(10), Some(12), Some(28)] {
+            assert!(!Event::kill_terminates(sig), "{sig:?}");
+        }
+    }
 }
