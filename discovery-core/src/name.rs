@@ -1,6 +1,7 @@
 //! Validated names: [`ServiceName`], [`InstanceId`] and [`Key`].
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -99,7 +100,9 @@ fn validate_segment(what: &'static str, s: &str) -> Result<()> {
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Key(String);
+// Shared, not owned: snapshots hold every key twice (map key and pair) and watch paths clone
+// keys per event; with `Arc<str>` those are reference counts, not copies.
+pub struct Key(Arc<str>);
 
 impl Key {
     /// Builds a key; a missing leading `/` is added (as confd does for prefixes).
@@ -113,12 +116,12 @@ impl Key {
         if !key.starts_with('/') {
             key.insert(0, '/');
         }
-        Ok(Self(key))
+        Ok(Self(Arc::from(key)))
     }
 
     /// The root key `/`, which contains every key.
     pub fn root() -> Self {
-        Self("/".to_owned())
+        Self(Arc::from("/"))
     }
 
     /// The key as a string slice (with its leading `/`).
@@ -135,9 +138,9 @@ impl Key {
     pub fn join(&self, segment: &str) -> Key {
         let seg = segment.trim_start_matches('/');
         if self.0.ends_with('/') {
-            Key(format!("{}{}", self.0, seg))
+            Key(Arc::from(format!("{}{}", self.0, seg)))
         } else {
-            Key(format!("{}/{}", self.0, seg))
+            Key(Arc::from(format!("{}/{}", self.0, seg)))
         }
     }
 
@@ -195,7 +198,7 @@ macro_rules! string_newtype_impls {
         }
         impl From<$t> for String {
             fn from(v: $t) -> String {
-                v.0
+                v.0.to_string()
             }
         }
     };

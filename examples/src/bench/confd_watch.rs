@@ -68,7 +68,11 @@ pub async fn latency(opts: &Opts) -> Result<Figures> {
     let keys: usize = opts.num("keys", 100)?;
     let changes: usize = opts.num("changes", 200)?;
     let rate: f64 = opts.num("rate", 10.0)?;
-    let mut r = start(keys, &[]).await?;
+    let extra: Vec<&str> = match opts.str("fsync") {
+        Some(mode) => vec!["-fsync", mode],
+        None => vec![],
+    };
+    let mut r = start(keys, &extra).await?;
     let reloads0 = r.dir.reload_count();
     let before = procstat::sample(r.pid)?;
     let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate));
@@ -114,10 +118,13 @@ pub async fn burst(opts: &Opts) -> Result<Figures> {
     let puts: usize = opts.num("puts", 1000)?;
     let rate: f64 = opts.num("rate", 0.0)?;
     let wait = wait_arg(opts)?;
-    let extra: Vec<&str> = match &wait {
+    let mut extra: Vec<&str> = match &wait {
         Some((w, _)) => vec!["-wait", w.as_str()],
         None => vec![],
     };
+    if let Some(mode) = opts.str("fsync") {
+        extra.extend(["-fsync", mode]);
+    }
     let mut r = start(keys, &extra).await?;
     let reloads0 = r.dir.reload_count();
     let mut kv = data::snapshot(keys)?;

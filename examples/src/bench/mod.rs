@@ -28,8 +28,8 @@ pub const USAGE: &str = "usage: bench <scenario> [--option value ...] [--runs N 
 
 scenarios:
   render                  [--keys 1000|10000|100000 (default: all three, one process each)] [--iterations N]
-  etcd-watch-latency      [--keys 100] [--changes 200] [--rate 10]
-  etcd-burst              [--keys 100] [--puts 1000] [--rate 0 (= back to back)] [--wait 50ms:500ms]
+  etcd-watch-latency      [--keys 100] [--changes 200] [--rate 10] [--fsync before|after|never (confd's -fsync)]
+  etcd-burst              [--keys 100] [--puts 1000] [--rate 0 (= back to back)] [--wait 50ms:500ms] [--fsync ...]
   etcd-watcher-latency    [--keys 100] [--changes 200] [--rate 50]
   etcd-register           [--count 10000] [--ttl 30] [--seconds 20] [--concurrency 64]
   etcd-onetime            [--keys 100000]

@@ -11,6 +11,7 @@ use discovery_core::{Error, Result};
 
 use crate::goflags::{parse_duration, FlagError, FlagSet, Kind};
 use crate::quiesce::Wait;
+use discovery_render::sync::Fsync;
 
 /// Everything the confd CLI runs with.
 #[derive(Clone, PartialEq)]
@@ -64,6 +65,10 @@ pub struct ConfdConfig {
     /// Ours: `-health-file`: written `ok` while every watch is healthy, `lost: ...` otherwise;
     /// with it set, a lost watch does not exit.
     pub health_file: Option<PathBuf>,
+    /// Ours: `-fsync before|after|never`: when a written file is made durable. confd never
+    /// fsyncs; our default (`after`) renames first, so readers see the change at once, and
+    /// fsyncs before any reload command runs.
+    pub fsync: Fsync,
 }
 
 impl fmt::Debug for ConfdConfig {
@@ -93,6 +98,7 @@ impl fmt::Debug for ConfdConfig {
             .field("command_timeout", &self.command_timeout)
             .field("watch_grace", &self.watch_grace)
             .field("health_file", &self.health_file)
+            .field("fsync", &self.fsync)
             .finish()
     }
 }
@@ -124,6 +130,7 @@ impl Default for ConfdConfig {
             command_timeout: Duration::from_secs(60),
             watch_grace: Duration::from_secs(60),
             health_file: None,
+            fsync: Fsync::AfterRename,
         }
     }
 }
@@ -217,6 +224,11 @@ pub fn flag_set() -> FlagSet {
         "health-file",
         v,
         "write watch health to this file instead of exiting on a lost watch",
+    )
+    .define(
+        "fsync",
+        v,
+        "when written files are made durable: before (the rename), after (the rename, before reload; default) or never (confd)",
     );
     f
 }
@@ -322,6 +334,14 @@ impl ConfdConfig {
         }
         if let Some(v) = f.value("health-file") {
             self.health_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = f.value("fsync") {
+            self.fsync = match v {
+                "before" => Fsync::BeforeRename,
+                "after" => Fsync::AfterRename,
+                "never" => Fsync::Never,
+                _ => return Err(bad("fsync", v)),
+            };
         }
         for unsupported in [
             "srv-domain",
@@ -454,6 +474,24 @@ mod tests {
         assert_eq!(cfg.backend, "etcdv3");
         assert_eq!(cfg.nodes, ["127.0.0.1:2379"]);
         assert!(cfg.watch, "file value kept when no flag is given");
+    }
+
+    #[test]
+    fn fsync_flag_chooses_when_files_are_made_durable() {
+        let base = ["-config-file", "/nonexistent"];
+        let with = |extra: &[&str]| {
+            let mut a = base.to_vec();
+            a.extend_from_slice(extra);
+            ConfdConfig::from_args(args(&a))
+        };
+        assert_eq!(with(&[]).unwrap().fsync, Fsync::AfterRename);
+        assert_eq!(
+            with(&["-fsync", "before"]).unwrap().fsync,
+            Fsync::BeforeRename
+        );
+        assert_eq!(with(&["-fsync", "never"]).unwrap().fsync, Fsync::Never);
+        let err = with(&["-fsync", "sometimes"]).unwrap_err().to_string();
+        assert!(err.contains("fsync") && err.contains("sometimes"), "{err}");
     }
 
     #[test]

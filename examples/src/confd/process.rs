@@ -61,6 +61,7 @@ impl Resource {
         t.check_cmd = self.spec.check_cmd.clone();
         t.keep_stage_file = cfg.keep_stage_file;
         t.command_timeout = cfg.command_timeout;
+        t.fsync = cfg.fsync;
         t
     }
 }

@@ -163,34 +163,17 @@ pub async fn run(cfg: &ConfdConfig, kv: Arc<dyn KvView>, resources: &[Resource])
                 if !dirty.is_empty() {
                     pending.kick(Instant::now(), cfg.wait);
                 }
+                // Without a debounce the render is due now: do it here rather than through a
+                // timer, whose millisecond ticks would add up to 1 ms to every change.
+                if pending.take_due(Instant::now()) {
+                    render_dirty(cfg, resources, &prefixes, &ready, &snapshot, &mut dirty).await;
+                    record_lag(&mut dirty_since);
+                }
             }
             _ = sleep_until(fire.unwrap_or_else(Instant::now)), if fire.is_some() => {
                 pending.take_due(Instant::now());
-                // Resources that failed last time are retried with the next change.
-                let todo: Vec<usize> = dirty
-                    .iter()
-                    .copied()
-                    .filter(|&r| resources[r].spec.keys.iter().all(|k| prefix_ready(&prefixes, &ready, k)))
-                    .collect();
-                for r in &todo {
-                    dirty.remove(r);
-                }
-                let mut reloads = Vec::new();
-                for r in todo {
-                    match process(&resources[r], &snapshot, cfg).await {
-                        Ok(Processed::Written { reload: Some(cmd) }) => reloads.push(cmd),
-                        Ok(_) => {}
-                        // The old file stays; the next change to its keys retries it.
-                        Err(e) => tracing::error!(resource = %resources[r].name(), error = %e,
-                            "resource failed; keeping the old file"),
-                    }
-                }
-                for e in run_reloads(reloads, cfg).await {
-                    tracing::error!(error = %e, "reload failed");
-                }
-                if let Some(since) = dirty_since.take() {
-                    metrics::histogram!("discovery_watch_lag_seconds").record(since.elapsed().as_secs_f64());
-                }
+                render_dirty(cfg, resources, &prefixes, &ready, &snapshot, &mut dirty).await;
+                record_lag(&mut dirty_since);
             }
             _ = health_tick.tick() => {
                 let worst = lost_since.iter().enumerate().filter_map(|(i, l)| l.as_ref().map(|(t, e)| (i, *t, e.clone()))).min_by_key(|(_, t, _)| *t);
@@ -208,6 +191,52 @@ pub async fn run(cfg: &ConfdConfig, kv: Arc<dyn KvView>, resources: &[Resource])
             }
             sig = signals.next() => return Ok(sig),
         }
+    }
+}
+
+/// Processes the dirty resources whose prefixes have all delivered their first state, then runs
+/// their reload commands once each. Resources that fail stay out of `dirty`: the next change to
+/// their keys retries them, and the old file stays.
+async fn render_dirty(
+    cfg: &ConfdConfig,
+    resources: &[Resource],
+    prefixes: &[Key],
+    ready: &[bool],
+    snapshot: &Arc<KvSnapshot>,
+    dirty: &mut BTreeSet<usize>,
+) {
+    let todo: Vec<usize> = dirty
+        .iter()
+        .copied()
+        .filter(|&r| {
+            resources[r]
+                .spec
+                .keys
+                .iter()
+                .all(|k| prefix_ready(prefixes, ready, k))
+        })
+        .collect();
+    for r in &todo {
+        dirty.remove(r);
+    }
+    let mut reloads = Vec::new();
+    for r in todo {
+        match process(&resources[r], snapshot, cfg).await {
+            Ok(Processed::Written { reload: Some(cmd) }) => reloads.push(cmd),
+            Ok(_) => {}
+            Err(e) => tracing::error!(resource = %resources[r].name(), error = %e,
+                "resource failed; keeping the old file"),
+        }
+    }
+    for e in run_reloads(reloads, cfg).await {
+        tracing::error!(error = %e, "reload failed");
+    }
+}
+
+/// Records how long the oldest unrendered change waited (the watch-lag histogram).
+fn record_lag(dirty_since: &mut Option<Instant>) {
+    if let Some(since) = dirty_since.take() {
+        metrics::histogram!("discovery_watch_lag_seconds").record(since.elapsed().as_secs_f64());
     }
 }
 

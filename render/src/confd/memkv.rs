@@ -65,10 +65,23 @@ impl GoObject for KvPair {
     }
 }
 
+/// One key of the store: its prefix-relative name (a range of [`MemKv::names`]) and its value.
+#[derive(Debug, Clone)]
+struct Entry {
+    start: u32,
+    end: u32,
+    value: Bytes,
+}
+
 /// The keys one template resource sees, sorted by prefix-relative key.
+///
+/// Built for every render from the snapshot, so it is laid out to cost one copy of each name and
+/// one reference count per value: the names live in one string, entries point into it, and a
+/// [`KvPair`] object (with its own `Arc<str>` key) is only made when a template asks for pairs.
 #[derive(Debug, Default)]
 pub(crate) struct MemKv {
-    pairs: Vec<KvPair>,
+    names: String,
+    entries: Vec<Entry>,
 }
 
 /// True when `p` (starting with `/`) is already what Go's `path.Clean` returns.
@@ -76,12 +89,21 @@ fn is_clean(p: &str) -> bool {
     if p == "/" {
         return true;
     }
-    !(p.ends_with('/')
-        || p.contains("//")
-        || p.contains("/./")
-        || p.contains("/../")
-        || p.ends_with("/.")
-        || p.ends_with("/.."))
+    let b = p.as_bytes();
+    if b.last() == Some(&b'/') {
+        return false;
+    }
+    // A segment that is empty, `.` or `..` makes the path unclean.
+    b.iter().enumerate().all(|(i, &c)| {
+        c != b'/' || {
+            let rest = &b[i + 1..];
+            !(rest.first() == Some(&b'/')
+                || rest == b"."
+                || rest.starts_with(b"./")
+                || rest == b".."
+                || rest.starts_with(b"../"))
+        }
+    })
 }
 
 /// `path.Join("/", strings.TrimPrefix(raw, prefix))`, without allocating for clean keys.
@@ -109,56 +131,132 @@ pub(crate) fn build_store(
     prefix: &str,
     keys: &[String],
 ) -> (MemKv, BTreeSet<Dependency>) {
-    let mut pairs: Vec<KvPair> = Vec::new();
+    let mut store = MemKv::default();
     let mut used = BTreeSet::new();
     for k in keys {
         let Ok(fetch) = Key::new(path_join(&[prefix, k])) else {
             continue;
         };
         for pair in kv.under(&fetch) {
-            pairs.push(KvPair {
-                key: Arc::from(relative(pair.key.as_str(), prefix).as_ref()),
+            let start = store.names.len();
+            store.names.push_str(&relative(pair.key.as_str(), prefix));
+            store.entries.push(Entry {
+                start: offset(start),
+                end: offset(store.names.len()),
                 value: pair.value.clone(),
             });
         }
         used.insert(Dependency::Prefix(fetch));
     }
-    if !pairs.windows(2).all(|w| w[0].key < w[1].key) {
+    let sorted = store
+        .entries
+        .windows(2)
+        .all(|w| store.name(&w[0]) < store.name(&w[1]));
+    if !sorted {
         // Several `keys` entries, or keys renamed by path.Clean: sort, and let the last
         // write of a key win as it does in confd's map.
-        pairs.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut deduped: Vec<KvPair> = Vec::with_capacity(pairs.len());
-        for p in pairs {
+        let MemKv { names, mut entries } = store;
+        let name = |e: &Entry| &names[e.start as usize..e.end as usize];
+        entries.sort_by(|a, b| name(a).cmp(name(b)));
+        let mut deduped: Vec<Entry> = Vec::with_capacity(entries.len());
+        for e in entries {
             match deduped.last_mut() {
-                Some(last) if last.key == p.key => *last = p,
-                _ => deduped.push(p),
+                Some(last) if name(last) == name(&e) => *last = e,
+                _ => deduped.push(e),
             }
         }
-        pairs = deduped;
+        store = MemKv {
+            names,
+            entries: deduped,
+        };
     }
-    (MemKv { pairs }, used)
+    (store, used)
+}
+
+/// A name offset; stores past 4 GiB of key names are not a use case (confd's hold them in a map).
+fn offset(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// What a `gets`/`getvs` pattern needs from a key, decided once per call.
+enum Pattern<'a> {
+    /// No metacharacter: the key must equal it.
+    Literal(&'a str),
+    /// A literal followed by one final `*`: keys starting with the literal, with no `/` after it.
+    PrefixStar(&'a str),
+    /// Anything else: Go's `path.Match` on every key.
+    General(&'a str),
+}
+
+impl<'a> Pattern<'a> {
+    fn new(pattern: &'a str) -> Self {
+        let meta = |c: char| matches!(c, '*' | '?' | '[' | '\\');
+        match pattern.find(meta) {
+            None => Pattern::Literal(pattern),
+            Some(i) if i == pattern.len() - 1 && pattern.ends_with('*') => {
+                Pattern::PrefixStar(&pattern[..i])
+            }
+            Some(_) => Pattern::General(pattern),
+        }
+    }
 }
 
 impl MemKv {
-    fn get(&self, key: &str) -> Result<&KvPair, FuncError> {
-        self.pairs
-            .binary_search_by(|p| p.key.as_ref().cmp(key))
-            .map(|i| &self.pairs[i])
+    fn name(&self, e: &Entry) -> &str {
+        &self.names[e.start as usize..e.end as usize]
+    }
+
+    fn value<'s>(&'s self, e: &'s Entry) -> Cow<'s, str> {
+        String::from_utf8_lossy(&e.value)
+    }
+
+    fn pair(&self, e: &Entry) -> KvPair {
+        KvPair {
+            key: Arc::from(self.name(e)),
+            value: e.value.clone(),
+        }
+    }
+
+    fn find(&self, key: &str) -> Result<&Entry, FuncError> {
+        self.entries
+            .binary_search_by(|e| self.name(e).cmp(key))
+            .map(|i| &self.entries[i])
             .map_err(|_| FuncError::with_key(format!("key does not exist: {key}"), key))
     }
 
-    fn matching(&self, pattern: &str) -> Result<Vec<&KvPair>, FuncError> {
-        let mut out = Vec::new();
-        for p in &self.pairs {
-            if path_match(pattern, &p.key).map_err(FuncError::new)? {
-                out.push(p);
+    /// The entries whose names start with `prefix` (a contiguous run, the store being sorted).
+    fn starting_with(&self, prefix: &str) -> &[Entry] {
+        let from = self.entries.partition_point(|e| self.name(e) < prefix);
+        let len = self.entries[from..]
+            .iter()
+            .take_while(|e| self.name(e).starts_with(prefix))
+            .count();
+        &self.entries[from..from + len]
+    }
+
+    /// The entries matching `pattern` as confd's `GetAll` does (Go's `path.Match`), in key order.
+    fn matching(&self, pattern: &str) -> Result<Vec<&Entry>, FuncError> {
+        Ok(match Pattern::new(pattern) {
+            Pattern::Literal(l) => self.find(l).ok().into_iter().collect(),
+            Pattern::PrefixStar(l) => self
+                .starting_with(l)
+                .iter()
+                .filter(|e| !self.name(e)[l.len()..].contains('/'))
+                .collect(),
+            Pattern::General(p) => {
+                let mut out = Vec::new();
+                for e in &self.entries {
+                    if path_match(p, self.name(e)).map_err(FuncError::new)? {
+                        out.push(e);
+                    }
+                }
+                out
             }
-        }
-        Ok(out)
+        })
     }
 
     fn keys(&self) -> impl Iterator<Item = &str> {
-        self.pairs.iter().map(|p| p.key.as_ref())
+        self.entries.iter().map(|e| self.name(e))
     }
 
     fn list(&self, file_path: &str) -> Vec<String> {
@@ -215,8 +313,20 @@ fn same_prefix_terms(prefix: &[String], dir: &str) -> bool {
     prefix.iter().all(|p| segs.next() == Some(p.as_str()))
 }
 
-fn pair_list(pairs: Vec<&KvPair>) -> Value {
-    let items = pairs.into_iter().map(|p| go_object(p.clone())).collect();
+/// The first 16 bytes of `s` as a big-endian integer (zero-padded): ordering by it, then by the
+/// whole string, is the byte order of the strings.
+fn sort_prefix(s: &str) -> u128 {
+    let mut b = [0u8; 16];
+    let n = s.len().min(16);
+    b[..n].copy_from_slice(&s.as_bytes()[..n]);
+    u128::from_be_bytes(b)
+}
+
+fn pair_list(store: &MemKv, entries: Vec<&Entry>) -> Value {
+    let items = entries
+        .into_iter()
+        .map(|e| go_object(store.pair(e)))
+        .collect();
     go_list(ListKind::Other(KVPAIRS_NAMED.to_owned()), items)
 }
 
@@ -229,16 +339,19 @@ fn store<'a>(ctx: &'a CallCtx<'_>) -> Result<&'a MemKv, FuncError> {
 /// Registers `get gets getv getvs ls lsdir exists`.
 pub(crate) fn register(funcs: &mut FuncMap) {
     funcs.insert("get", Arity::exact(1), |ctx, args| -> FuncResult {
-        let p = store(ctx)?.get(arg_str(args, 0)?)?;
-        Ok(go_object(p.clone()))
+        let store = store(ctx)?;
+        let e = store.find(arg_str(args, 0)?)?;
+        Ok(go_object(store.pair(e)))
     });
     funcs.insert("gets", Arity::exact(1), |ctx, args| {
-        Ok(pair_list(store(ctx)?.matching(arg_str(args, 0)?)?))
+        let store = store(ctx)?;
+        Ok(pair_list(store, store.matching(arg_str(args, 0)?)?))
     });
     funcs.insert("getv", Arity::at_least(1), |ctx, args| {
         let key = arg_str(args, 0)?;
-        match store(ctx)?.get(key) {
-            Ok(p) => Ok(Value::from(p.value().as_ref())),
+        let store = store(ctx)?;
+        match store.find(key) {
+            Ok(e) => Ok(Value::from(store.value(e).as_ref())),
             Err(e) => match args.get(1) {
                 Some(_) => Ok(Value::from(arg_str(args, 1)?)),
                 None => Err(e),
@@ -246,13 +359,24 @@ pub(crate) fn register(funcs: &mut FuncMap) {
         }
     });
     funcs.insert("getvs", Arity::exact(1), |ctx, args| {
-        let mut values: Vec<String> = store(ctx)?
+        let store = store(ctx)?;
+        let mut values: Vec<(u128, Cow<'_, str>)> = store
             .matching(arg_str(args, 0)?)?
             .into_iter()
-            .map(|p| p.value().into_owned())
+            .map(|e| {
+                let v = store.value(e);
+                (sort_prefix(&v), v)
+            })
             .collect();
+        // Go's sort.Strings order. Comparing the first 16 bytes as one integer settles most
+        // comparisons without a memcmp; values usually come nearly sorted (in key order), which
+        // the stable sort's run detection exploits.
         values.sort();
-        Ok(string_list(values))
+        let items = values
+            .iter()
+            .map(|(_, v)| Value::from(v.as_ref()))
+            .collect();
+        Ok(go_list(ListKind::String, items))
     });
     funcs.insert("ls", Arity::exact(1), |ctx, args| {
         Ok(string_list(store(ctx)?.list(arg_str(args, 0)?)))
@@ -261,7 +385,7 @@ pub(crate) fn register(funcs: &mut FuncMap) {
         Ok(string_list(store(ctx)?.list_dir(arg_str(args, 0)?)))
     });
     funcs.insert("exists", Arity::exact(1), |ctx, args| {
-        Ok(Value::from(store(ctx)?.get(arg_str(args, 0)?).is_ok()))
+        Ok(Value::from(store(ctx)?.find(arg_str(args, 0)?).is_ok()))
     });
 }
 
@@ -303,9 +427,66 @@ mod tests {
     fn prefix_is_stripped_and_key_equal_to_prefix_is_root() {
         let kv = snapshot(&[("/cfg", "self"), ("/cfg/a", "1"), ("/cfgx/b", "2")]);
         let (store, _) = build_store(&kv, "/cfg", &["/".to_owned()]);
-        assert_eq!(store.get("/").unwrap().value(), "self");
-        assert_eq!(store.get("/a").unwrap().value(), "1");
+        assert_eq!(store.value(store.find("/").unwrap()), "self");
+        assert_eq!(store.value(store.find("/a").unwrap()), "1");
         assert_eq!(store.list("/"), ["/", "a"]);
+    }
+
+    #[test]
+    fn fast_patterns_select_what_path_match_selects() {
+        let kv = snapshot(&[
+            ("/test", "r"),
+            ("/test/a", "1"),
+            ("/test/a/b", "2"),
+            ("/test/ab", "3"),
+            ("/test/b", "4"),
+            ("/test-x/a", "5"),
+            ("/tes", "6"),
+        ]);
+        let (store, _) = build_store(&kv, "/", &["/".to_owned()]);
+        for pattern in [
+            "/test/*",
+            "/test/a",
+            "/test/a*",
+            "/test*",
+            "/*",
+            "*",
+            "",
+            "/test/",
+            "/nope/*",
+            "/test/a/*",
+        ] {
+            let fast: Vec<&str> = store
+                .matching(pattern)
+                .unwrap()
+                .into_iter()
+                .map(|e| store.name(e))
+                .collect();
+            let general: Vec<&str> = store
+                .keys()
+                .filter(|k| path_match(pattern, k).unwrap())
+                .collect();
+            assert_eq!(fast, general, "pattern {pattern:?}");
+        }
+    }
+
+    #[test]
+    fn sort_prefix_orders_as_the_strings() {
+        let mut v = [
+            "10.0.1.10:80",
+            "10.0.1.9:80",
+            "a",
+            "a\0",
+            "",
+            "172.17.8.101:8002",
+            "172.17.8.101:8001",
+        ]
+        .map(|s| (sort_prefix(s), s));
+        v.sort();
+        let mut plain = v.map(|(_, s)| s);
+        let by_prefix = plain;
+        plain.sort();
+        assert_eq!(by_prefix, plain);
     }
 
     #[test]
