@@ -23,9 +23,23 @@ use crate::EtcdConfig;
 
 /// Range requests per transaction in [`KvView::list`] (etcd's default limit is 128 operations).
 const PREFIXES_PER_TXN: usize = 64;
-/// Keys per range page: replies stay far below the gRPC client's 4 MiB message limit, so a prefix
-/// of any size can be listed (pages are pinned to the first page's revision).
-const KEYS_PER_PAGE: i64 = 2000;
+/// Keys per range page (pages are pinned to the first page's revision). etcd 3.4 walks the whole
+/// rest of the range for every page (to count it), so listing costs O(keys²/page): large pages
+/// keep 100,000 keys to 10 walks. A page whose reply exceeds the gRPC client's 4 MiB message
+/// limit (large values) is asked again with a quarter of the keys, down to [`MIN_KEYS_PER_PAGE`].
+const KEYS_PER_PAGE: i64 = 10_000;
+/// The smallest page the size fallback asks for.
+const MIN_KEYS_PER_PAGE: i64 = 64;
+
+/// Whether `e` is the gRPC client refusing a reply over its message size limit.
+fn reply_too_large(e: &Error) -> bool {
+    e.to_string().contains("message length too large")
+}
+
+/// The next smaller page after a too-large reply, if any.
+fn smaller_page(page: i64, e: &Error) -> Option<i64> {
+    (reply_too_large(e) && page > MIN_KEYS_PER_PAGE).then(|| (page / 4).max(MIN_KEYS_PER_PAGE))
+}
 
 /// The end of the key range covering every key that starts with `prefix` (etcd's rule).
 fn range_end(prefix: &[u8]) -> Vec<u8> {
@@ -145,30 +159,40 @@ impl EtcdBackend {
             prefixes.chunks(PREFIXES_PER_TXN).collect()
         };
         for chunk in chunks {
-            let opts = || {
-                let o = GetOptions::new().with_prefix().with_limit(KEYS_PER_PAGE);
+            let opts = |page: i64| {
+                let o = GetOptions::new().with_prefix().with_limit(page);
                 match pinned {
                     Some(r) => o.with_revision(r),
                     None => o,
                 }
             };
-            let mut ops: Vec<TxnOp> = chunk
-                .iter()
-                .map(|p| TxnOp::get(self.inner.ns.range_prefix(p), Some(opts())))
-                .collect();
-            if ops.is_empty() {
-                // Still read the revision, so that an empty list reports where it was taken.
-                ops.push(TxnOp::get(
-                    self.inner.ns.encode(&Key::root()),
-                    Some(GetOptions::new().with_count_only()),
-                ));
+            let mut page = KEYS_PER_PAGE;
+            let resp = loop {
+                let mut ops: Vec<TxnOp> = chunk
+                    .iter()
+                    .map(|p| TxnOp::get(self.inner.ns.range_prefix(p), Some(opts(page))))
+                    .collect();
+                if ops.is_empty() {
+                    // Still read the revision, so that an empty list reports where it was taken.
+                    ops.push(TxnOp::get(
+                        self.inner.ns.encode(&Key::root()),
+                        Some(GetOptions::new().with_count_only()),
+                    ));
+                }
+                let txn = Txn::new().and_then(ops);
+                let result = call("list", self.timeout(), || {
+                    let (mut kv, txn) = (kv.clone(), txn.clone());
+                    async move { kv.txn(txn).await }
+                })
+                .await;
+                match result {
+                    Err(e) => match smaller_page(page, &e) {
+                        Some(p) => page = p,
+                        None => break Err(e),
+                    },
+                    Ok(r) => break Ok(r),
+                }
             }
-            let txn = Txn::new().and_then(ops);
-            let resp = call("list", self.timeout(), || {
-                let (mut kv, txn) = (kv.clone(), txn.clone());
-                async move { kv.txn(txn).await }
-            })
-            .await
             .map_err(|e| match chunk {
                 // Name the prefix(es) refused (a role may cover some of them only).
                 [one] => with_key(e, one),
@@ -190,7 +214,7 @@ impl EtcdBackend {
                     if get.more() {
                         let after = get.kvs().last().map(|kv| kv.key().to_vec());
                         let at = pinned.unwrap_or(rev);
-                        self.list_rest(prefix, after, at, &mut snap).await?;
+                        self.list_rest(prefix, after, at, page, &mut snap).await?;
                     }
                 }
             }
@@ -205,6 +229,7 @@ impl EtcdBackend {
         prefix: &Key,
         mut after: Option<Vec<u8>>,
         rev: i64,
+        mut page: i64,
         snap: &mut KvSnapshot,
     ) -> Result<()> {
         let start = self.inner.ns.range_prefix(prefix);
@@ -212,16 +237,24 @@ impl EtcdBackend {
         let kv = self.client().kv_client();
         while let Some(mut from) = after.take() {
             from.push(0); // the first key after the last one read
-            let opts = GetOptions::new()
-                .with_range(end.clone())
-                .with_limit(KEYS_PER_PAGE)
-                .with_revision(rev);
-            let resp = call("list", self.timeout(), || {
-                let (mut kv, from, opts) = (kv.clone(), from.clone(), opts.clone());
-                async move { kv.get(from, Some(opts)).await }
-            })
-            .await
-            .map_err(|e| with_key(e, prefix))?;
+            let resp = loop {
+                let opts = GetOptions::new()
+                    .with_range(end.clone())
+                    .with_limit(page)
+                    .with_revision(rev);
+                let result = call("list", self.timeout(), || {
+                    let (mut kv, from, opts) = (kv.clone(), from.clone(), opts.clone());
+                    async move { kv.get(from, Some(opts)).await }
+                })
+                .await;
+                match result {
+                    Err(e) => match smaller_page(page, &e) {
+                        Some(p) => page = p,
+                        None => break Err(with_key(e, prefix)),
+                    },
+                    Ok(r) => break Ok(r),
+                }
+            }?;
             for kv in resp.kvs() {
                 if let Some(pair) = self.inner.ns.pair_under(kv, prefix) {
                     snap.pairs.insert(pair.key.clone(), pair);
