@@ -354,47 +354,97 @@ fn lt(a: &Value, b: &Value) -> Result<bool, String> {
 }
 
 /// Go's `template.HTMLEscapeString`.
+///
+/// Runs of bytes that need no escape are copied whole (escaped bytes are ASCII, so every cut
+/// is on a character boundary): chains of escapes over large strings stay cheap.
 pub(crate) fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\0' => out.push('\u{FFFD}'),
-            '"' => out.push_str("&#34;"),
-            '\'' => out.push_str("&#39;"),
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            c => out.push(c),
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    let mut run = 0;
+    for (i, b) in s.bytes().enumerate() {
+        if !matches!(b, 0 | b'"' | b'\'' | b'&' | b'<' | b'>') {
+            continue;
+        }
+        if run < i {
+            out.push_str(&s[run..i]);
+        }
+        run = i + 1;
+        match b {
+            0 => out.push('\u{FFFD}'),
+            b'"' => out.push_str("&#34;"),
+            b'\'' => out.push_str("&#39;"),
+            b'&' => out.push_str("&amp;"),
+            b'<' => out.push_str("&lt;"),
+            _ => out.push_str("&gt;"),
         }
     }
+    out.push_str(&s[run..]);
     out
 }
 
-/// Go's `template.JSEscapeString` (Go 1.19).
+/// Go's `template.JSEscapeString` (Go 1.19). Like [`html_escape`], copies unescaped runs
+/// whole: every ASCII byte is checked against a table, other characters decoded only to test
+/// whether they are printable.
 pub(crate) fn js_escape(s: &str) -> String {
     const HEX: &[u8] = b"0123456789ABCDEF";
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '"' => out.push_str("\\\""),
-            '<' => out.push_str("\\u003C"),
-            '>' => out.push_str("\\u003E"),
-            '&' => out.push_str("\\u0026"),
-            '=' => out.push_str("\\u003D"),
-            c if (c as u32) < 0x20 => {
-                out.push_str("\\u00");
-                out.push(HEX[(c as usize) >> 4] as char);
-                out.push(HEX[(c as usize) & 15] as char);
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len() + s.len() / 8);
+    let mut run = 0;
+    let mut i = 0;
+    while i < b.len() {
+        let x = b[i];
+        if x >= 0x80 {
+            // `i` is always on a character boundary: it advances by whole characters
+            let Some(c) = s[i..].chars().next() else {
+                break;
+            };
+            let n = c.len_utf8();
+            if !crate::gofmt::is_print(c) {
+                out.push_str(&s[run..i]);
+                use std::fmt::Write;
+                let _ = write!(out, "\\u{:04X}", c as u32);
+                run = i + n;
             }
-            c if (c as u32) < 0x80 => out.push(c),
-            c if crate::gofmt::is_print(c) => out.push(c),
-            c => out.push_str(&format!("\\u{:04X}", c as u32)),
+            i += n;
+            continue;
         }
+        if JS_PLAIN[x as usize] {
+            i += 1;
+            continue;
+        }
+        if run < i {
+            out.push_str(&s[run..i]);
+        }
+        match x {
+            b'\\' => out.push_str("\\\\"),
+            b'\'' => out.push_str("\\'"),
+            b'"' => out.push_str("\\\""),
+            b'<' => out.push_str("\\u003C"),
+            b'>' => out.push_str("\\u003E"),
+            b'&' => out.push_str("\\u0026"),
+            b'=' => out.push_str("\\u003D"),
+            _ => {
+                out.push_str("\\u00");
+                out.push(HEX[(x as usize) >> 4] as char);
+                out.push(HEX[(x as usize) & 15] as char);
+            }
+        }
+        i += 1;
+        run = i;
     }
+    out.push_str(&s[run..]);
     out
 }
+
+/// ASCII bytes `js` copies as they are: printable ones (and DEL) except `\ ' " < > & =`.
+const JS_PLAIN: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut i = 0x20;
+    while i < 128 {
+        t[i] = !matches!(i as u8, b'\\' | b'\'' | b'"' | b'<' | b'>' | b'&' | b'=');
+        i += 1;
+    }
+    t
+};
 
 /// Go's `url.QueryEscape`.
 pub(crate) fn query_escape(s: &str) -> String {

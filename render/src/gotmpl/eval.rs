@@ -103,7 +103,9 @@ impl<'a> Exec<'a> {
     ) -> EResult<Value> {
         self.at = At::Arg(a);
         let name = idents[0].as_str();
-        let (v, iface) = match self.vars.iter().rev().find(|(n, _, _)| *n == name) {
+        let found = self.vars.iter().rposition(|(n, _, _)| *n == name);
+        self.charge_lookup(found);
+        let (v, iface) = match found.map(|i| &self.vars[i]) {
             Some((_, v, iface)) => (v.clone(), *iface),
             None => return self.fail(format!("undefined variable: {name}")),
         };
@@ -282,6 +284,7 @@ impl<'a> Exec<'a> {
         final_: Option<Value>,
     ) -> EResult<Value> {
         self.at = At::Arg(ident);
+        self.charge_steps(1)?;
         let nargs = args.len() + usize::from(final_.is_some());
         // As in Go, a FuncMap entry takes precedence over a builtin of the same name.
         let def = self.funcs.get(name);
@@ -323,6 +326,15 @@ impl<'a> Exec<'a> {
         if let Some(f) = final_ {
             argv.push(f);
         }
+        if is_builtin && matches!(name, "eq" | "ne" | "lt" | "le" | "gt" | "ge") {
+            // Comparing strings costs their length (at most the shorter one's).
+            let first = argv[0].as_str().map_or(0, str::len);
+            let compared: usize = argv[1..]
+                .iter()
+                .map(|v| v.as_str().map_or(0, |s| s.len().min(first)))
+                .sum();
+            self.budget.add_bytes(compared);
+        }
         let result = match def {
             None => builtins::call(name, &argv).map_err(FuncError::new),
             Some(d) => {
@@ -332,6 +344,7 @@ impl<'a> Exec<'a> {
                     state: self.state,
                     missing: self.missing,
                     depth: self.depth + 1,
+                    budget: self.budget,
                 };
                 let ctx = CallCtx::with_executor(self.state, &sub);
                 (d.func)(&ctx, &argv)
@@ -351,9 +364,22 @@ impl<'a> Exec<'a> {
             ))),
             _ => Ok(v),
         });
-        result.map_err(|e| {
+        let v = result.map_err(|e| {
             self.at = node;
             self.call_error(name, e)
-        })
+        })?;
+        // What the call produced counts against the budget: string bytes, or collection length.
+        match v.as_str() {
+            Some(s) => self.budget.add_bytes(s.len()),
+            None if matches!(v.kind(), ValueKind::Seq | ValueKind::Map) => {
+                self.budget.add_steps(v.len().unwrap_or(0) as u64)
+            }
+            None => {}
+        }
+        if self.budget.exceeded() {
+            self.at = node;
+            self.check_budget()?;
+        }
+        Ok(v)
     }
 }

@@ -4,11 +4,12 @@
 //! that node's position and its Go `String()`.
 
 use std::any::Any;
+use std::cell::Cell;
 
 use minijinja::value::Value;
 
 use super::ast::{write_node, Arg, Branch, BranchKind, Command, Node, Pipe};
-use super::{GoTemplate, MissingKey, TemplateError};
+use super::{ExecLimits, GoTemplate, MissingKey, TemplateError};
 use crate::builtins;
 use crate::func::{FuncError, FuncMap, TemplateExecutor};
 use crate::value::{as_go_object, format_value, seq_items, write_value};
@@ -16,8 +17,53 @@ use crate::value::{as_go_object, format_value, seq_items, write_value};
 /// Maximum nesting of `{{template}}` calls (Go allows 100000; we stop earlier to protect the stack).
 pub(crate) const MAX_DEPTH: usize = 10_000;
 
+/// Steps charged when a call needs a fresh stack segment (an `mmap`/`munmap` pair costs about
+/// as much time as 100 ordinary steps), so recursion that keeps crossing a segment boundary is
+/// bounded in time too.
+const STACK_SEGMENT_STEPS: u64 = 100;
+
 const RED_ZONE: usize = 64 * 1024;
 const STACK_GROWTH: usize = 1024 * 1024;
+
+/// What one execution (with the templates it runs through `executeTemplate`) has spent so far,
+/// against its [`ExecLimits`].
+pub(crate) struct Budget {
+    limits: ExecLimits,
+    steps: Cell<u64>,
+    bytes: Cell<u64>,
+}
+
+impl Budget {
+    pub(crate) fn new(limits: ExecLimits) -> Self {
+        Budget {
+            limits,
+            steps: Cell::new(0),
+            bytes: Cell::new(0),
+        }
+    }
+
+    /// Spends `n` steps (checked by [`Exec::check_budget`]).
+    pub(crate) fn add_steps(&self, n: u64) {
+        self.steps.set(self.steps.get().saturating_add(n));
+    }
+
+    /// Spends `n` bytes (checked by [`Exec::check_budget`]).
+    pub(crate) fn add_bytes(&self, n: usize) {
+        self.bytes.set(self.bytes.get().saturating_add(n as u64));
+    }
+
+    /// Whether more than the budget has been spent.
+    pub(crate) fn exceeded(&self) -> bool {
+        self.steps.get() > self.limits.max_steps || self.bytes.get() > self.limits.max_bytes
+    }
+
+    /// Charges for a fresh stack segment if `stacker::maybe_grow` is about to allocate one.
+    fn note_stack(&self) {
+        if stacker::remaining_stack().is_some_and(|r| r < RED_ZONE) {
+            self.add_steps(STACK_SEGMENT_STEPS);
+        }
+    }
+}
 
 /// An execution error before it is located in the source.
 pub(crate) struct ExecError {
@@ -59,10 +105,12 @@ pub(crate) struct Exec<'a> {
     pub(crate) depth: usize,
     pub(crate) name: &'a str,
     pub(crate) at: At<'a>,
+    pub(crate) budget: &'a Budget,
     out: String,
 }
 
-/// Executes template `name` of `tmpl`.
+/// Executes template `name` of `tmpl`, spending from `budget`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn execute(
     tmpl: &GoTemplate,
     name: &str,
@@ -71,6 +119,7 @@ pub(crate) fn execute(
     state: &dyn Any,
     missing: MissingKey,
     depth: usize,
+    budget: &Budget,
 ) -> Result<String, TemplateError> {
     let Some((tname, root)) = tmpl.trees.get_key_value(name) else {
         return Err(TemplateError {
@@ -96,6 +145,7 @@ pub(crate) fn execute(
         depth,
         name: tname,
         at: At::Start,
+        budget,
         out: String::with_capacity(tmpl.src.len() * 2),
     };
     match ex.walk_list(dot, root) {
@@ -124,6 +174,30 @@ impl<'a> Exec<'a> {
             ),
             key: e.key,
         }
+    }
+
+    /// An error at the current node once the execution has spent more than its budget.
+    pub(crate) fn check_budget(&self) -> EResult<()> {
+        let limits = &self.budget.limits;
+        if self.budget.steps.get() > limits.max_steps {
+            return self.fail(format!(
+                "exceeded maximum execution steps ({})",
+                limits.max_steps
+            ));
+        }
+        if self.budget.bytes.get() > limits.max_bytes {
+            return self.fail(format!(
+                "exceeded maximum bytes of output and function results ({})",
+                limits.max_bytes
+            ));
+        }
+        Ok(())
+    }
+
+    /// Spends `n` execution steps and checks the budget.
+    pub(crate) fn charge_steps(&self, n: u64) -> EResult<()> {
+        self.budget.add_steps(n);
+        self.check_budget()
     }
 
     /// An error at the current node.
@@ -169,19 +243,27 @@ impl<'a> Exec<'a> {
 
     fn walk(&mut self, dot: &Value, n: &'a Node) -> EResult<Flow> {
         match n {
-            Node::Text(s, e) => self.out.push_str(&self.src[*s..*e]),
+            Node::Text(s, e) => {
+                // Text is bounded by the source; the next step checks the budget.
+                self.budget.add_bytes(e - s);
+                self.out.push_str(&self.src[*s..*e]);
+            }
             Node::Action(p) if p.decl.is_empty() && p.is_plain_dot() => {
-                // fast path for `{{.}}`: nothing to evaluate, nothing can fail
-                write_value(&mut self.out, dot);
+                // fast path for `{{.}}`: nothing to evaluate, only the budget can fail
+                self.at = At::Pipe(p);
+                self.charge_steps(1)?;
+                self.write(dot)?;
             }
             Node::Action(p) => {
                 let v = self.eval_pipeline(dot, p)?;
                 if p.decl.is_empty() {
-                    write_value(&mut self.out, &v);
+                    self.at = At::Pipe(p);
+                    self.write(&v)?;
                 }
             }
             Node::Branch(b) => {
                 let mark = self.vars.len();
+                self.budget.note_stack();
                 let r = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
                     if b.kind == BranchKind::Range {
                         self.walk_range(dot, n, b)
@@ -197,6 +279,14 @@ impl<'a> Exec<'a> {
             Node::Continue => return Ok(Flow::Continue),
         }
         Ok(Flow::Normal)
+    }
+
+    /// Appends `v` to the output and charges its length.
+    fn write(&mut self, v: &Value) -> EResult<()> {
+        let before = self.out.len();
+        write_value(&mut self.out, v);
+        self.budget.add_bytes(self.out.len() - before);
+        self.check_budget()
     }
 
     fn walk_if_with(&mut self, dot: &Value, b: &'a Branch) -> EResult<Flow> {
@@ -227,6 +317,7 @@ impl<'a> Exec<'a> {
             // nil: like an empty collection
         } else if let Some(items) = seq_items(&v).filter(|_| as_go_object(&v).is_none()) {
             ran = !items.is_empty();
+            self.charge_steps(items.len() as u64)?;
             for (i, elem) in items.iter().enumerate() {
                 if self.one_iteration(ndecl, Value::from(i as i64), elem, iface, &b.list)? {
                     break;
@@ -234,6 +325,7 @@ impl<'a> Exec<'a> {
             }
         } else if let Some(entries) = builtins::range_map(&v) {
             ran = !entries.is_empty();
+            self.charge_steps(entries.len() as u64)?;
             for (k, elem) in entries.iter() {
                 if self.one_iteration(ndecl, Value::from(k.as_str()), elem, iface, &b.list)? {
                     break;
@@ -293,6 +385,7 @@ impl<'a> Exec<'a> {
         if self.depth >= MAX_DEPTH {
             return self.fail(format!("exceeded maximum template depth ({MAX_DEPTH})"));
         }
+        self.charge_steps(1)?;
         let new_dot = match pipe {
             Some(p) => self.eval_pipeline(dot, p)?,
             None => Value::UNDEFINED,
@@ -301,6 +394,7 @@ impl<'a> Exec<'a> {
         let saved_iface = std::mem::replace(&mut self.dot_iface, false);
         let saved_name = std::mem::replace(&mut self.name, tname.as_str());
         self.depth += 1;
+        self.budget.note_stack();
         let r = stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.walk_list(&new_dot, root));
         self.depth -= 1;
         self.name = saved_name;
@@ -311,6 +405,7 @@ impl<'a> Exec<'a> {
 
     pub(crate) fn eval_pipeline(&mut self, dot: &Value, p: &'a Pipe) -> EResult<Value> {
         self.at = At::Pipe(p);
+        self.charge_steps(1)?;
         let mut value: Option<Value> = None;
         for c in &p.cmds {
             let v = self.eval_command(dot, c, value.take())?;
@@ -320,12 +415,9 @@ impl<'a> Exec<'a> {
         let value = value.unwrap_or(Value::UNDEFINED);
         for name in &p.decl {
             if p.is_assign {
-                match self
-                    .vars
-                    .iter_mut()
-                    .rev()
-                    .find(|(n, _, _)| *n == name.as_str())
-                {
+                let found = self.vars.iter().rposition(|(n, _, _)| *n == name.as_str());
+                self.charge_lookup(found);
+                match found.map(|i| &mut self.vars[i]) {
                     Some(slot) => {
                         slot.1 = value.clone();
                         slot.2 = false;
@@ -339,8 +431,16 @@ impl<'a> Exec<'a> {
         Ok(value)
     }
 
+    /// Charges a variable lookup that scanned the stack down to `found`: one step per 16
+    /// variables passed, so long scans (hundreds of variables in scope) are paid for.
+    pub(crate) fn charge_lookup(&self, found: Option<usize>) {
+        let scanned = self.vars.len() - found.unwrap_or(0);
+        self.budget.add_steps((scanned / 16) as u64);
+    }
+
     /// Evaluates a parenthesised pipeline on a growable stack.
     pub(crate) fn eval_nested_pipeline(&mut self, dot: &Value, p: &'a Pipe) -> EResult<Value> {
+        self.budget.note_stack();
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.eval_pipeline(dot, p))
     }
 }
@@ -352,6 +452,7 @@ pub(crate) struct SubExec<'a> {
     pub(crate) state: &'a dyn Any,
     pub(crate) missing: MissingKey,
     pub(crate) depth: usize,
+    pub(crate) budget: &'a Budget,
 }
 
 impl TemplateExecutor for SubExec<'_> {
@@ -361,6 +462,7 @@ impl TemplateExecutor for SubExec<'_> {
                 "exceeded maximum template depth ({MAX_DEPTH})"
             )));
         }
+        self.budget.note_stack();
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || {
             execute(
                 self.tmpl,
@@ -370,13 +472,41 @@ impl TemplateExecutor for SubExec<'_> {
                 self.state,
                 self.missing,
                 self.depth,
+                self.budget,
             )
         })
         .map_err(|e| FuncError {
-            message: e.to_string(),
+            message: elide(e.to_string()),
             key: e.key,
         })
     }
+}
+
+/// Longest error text passed up from a nested `executeTemplate` before its middle is elided.
+const MAX_NESTED_ERROR: usize = 4096;
+
+/// Shortens a nested execution's error to its first and last 2 KiB. Each `executeTemplate`
+/// level wraps the error of the one below, so 10,000 levels of recursion would otherwise build
+/// a 900 KB message through 4.5 GB of copying (quadratic in the depth).
+fn elide(message: String) -> String {
+    if message.len() <= MAX_NESTED_ERROR {
+        return message;
+    }
+    let half = MAX_NESTED_ERROR / 2;
+    let mut head = half;
+    while !message.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = message.len() - half;
+    while !message.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!(
+        "{} [... {} bytes elided ...] {}",
+        &message[..head],
+        tail - head,
+        &message[tail..]
+    )
 }
 
 impl Pipe {

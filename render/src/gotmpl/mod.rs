@@ -54,6 +54,53 @@ pub enum MissingKey {
     Error,
 }
 
+/// Limits on the work of one execution; Go's `text/template` has none besides its template
+/// depth, so a few hundred bytes of template can run for hours (recursive `{{template}}` calls
+/// that branch on their data, or that build a large string at every level).
+///
+/// Every pipeline, function call, `{{template}}` call and range element is one step (a function
+/// returning a list or map also costs its length; a variable lookup passing many variables, and
+/// a call that needs a fresh stack segment, cost extra steps); the output, every string a
+/// function returns and the strings `eq`/`lt`/... compare count as bytes. The budget is shared with templates run
+/// through `executeTemplate`. Past a limit, execution stops with a [`TemplateError`] at the
+/// template, line and column being evaluated: `exceeded maximum execution steps (N)` or
+/// `exceeded maximum bytes of output and function results (N)`.
+///
+/// ```
+/// use discovery_render::func::FuncMap;
+/// use discovery_render::gotmpl::{ExecLimits, GoTemplate, MissingKey, ParseOptions};
+/// let src = "{{range .}}{{.}}{{end}}";
+/// let t = GoTemplate::parse("t", src, &FuncMap::new(), &ParseOptions::default())
+///     .unwrap()
+///     .with_limits(ExecLimits { max_steps: 100, ..ExecLimits::default() });
+/// let many = minijinja::Value::from((0..1000).collect::<Vec<i64>>());
+/// let e = t.execute(&many, &FuncMap::new(), &(), MissingKey::Default).unwrap_err();
+/// assert!(e.to_string().contains("exceeded maximum execution steps (100)"), "{e}");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExecLimits {
+    /// Most steps (default [`ExecLimits::DEFAULT_MAX_STEPS`]).
+    pub max_steps: u64,
+    /// Most bytes (default [`ExecLimits::DEFAULT_MAX_BYTES`]).
+    pub max_bytes: u64,
+}
+
+impl ExecLimits {
+    /// Default step limit: ten million (about a second of interpretation).
+    pub const DEFAULT_MAX_STEPS: u64 = 10_000_000;
+    /// Default byte limit: 256 MiB.
+    pub const DEFAULT_MAX_BYTES: u64 = 256 << 20;
+}
+
+impl Default for ExecLimits {
+    fn default() -> Self {
+        ExecLimits {
+            max_steps: Self::DEFAULT_MAX_STEPS,
+            max_bytes: Self::DEFAULT_MAX_BYTES,
+        }
+    }
+}
+
 /// A parse or execution error, formatted as Go formats it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateError {
@@ -96,6 +143,7 @@ pub struct GoTemplate {
     name: Arc<str>,
     src: Arc<str>,
     trees: Arc<HashMap<String, Vec<ast::Node>>>,
+    limits: ExecLimits,
 }
 
 impl GoTemplate {
@@ -118,7 +166,19 @@ impl GoTemplate {
             name: Arc::from(name),
             src: Arc::from(source),
             trees: Arc::new(trees),
+            limits: ExecLimits::default(),
         })
+    }
+
+    /// The same template with other execution limits.
+    pub fn with_limits(mut self, limits: ExecLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The execution limits (see [`ExecLimits`]).
+    pub fn limits(&self) -> ExecLimits {
+        self.limits
     }
 
     /// The template's name.
@@ -153,6 +213,7 @@ impl GoTemplate {
         state: &dyn Any,
         missing: MissingKey,
     ) -> Result<String, TemplateError> {
-        exec::execute(self, name, dot, funcs, state, missing, 0)
+        let budget = exec::Budget::new(self.limits);
+        exec::execute(self, name, dot, funcs, state, missing, 0, &budget)
     }
 }
