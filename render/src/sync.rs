@@ -231,7 +231,12 @@ async fn finish(target: &FileTarget, staged: &Path, mode: SyncMode) -> Result<()
     if target.keep_stage_file {
         // Keep the staged file: copy it into place atomically through a second stage.
         let second = staged.with_extension("keep");
-        fs::copy(staged, &second).map_err(|e| io_err(&second, e))?;
+        fs::copy(staged, &second)
+            .and_then(|_| match target.fsync {
+                Fsync::BeforeRename => File::open(&second)?.sync_all(),
+                _ => Ok(()),
+            })
+            .map_err(|e| io_err(&second, e))?;
         return rename_into_place(&second, &target.dest, target.fsync);
     }
     rename_into_place(staged, &target.dest, target.fsync)
@@ -264,11 +269,6 @@ fn backup_path(dest: &Path) -> PathBuf {
 }
 
 fn rename_into_place(staged: &Path, dest: &Path, fsync: Fsync) -> Result<()> {
-    if fsync == Fsync::BeforeRename {
-        File::open(staged)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io_err(staged, e))?;
-    }
     match fs::rename(staged, dest) {
         Ok(()) => {}
         // A bind-mounted single file (Docker) cannot be replaced: write it in place (not atomic).
@@ -329,6 +329,11 @@ fn stage(
         };
         let written = file
             .write_all(content)
+            // Durable before it can become visible: fsync on the handle we wrote with.
+            .and_then(|()| match target.fsync {
+                Fsync::BeforeRename => file.sync_all(),
+                _ => Ok(()),
+            })
             .and_then(|()| fs::set_permissions(&path, fs::Permissions::from_mode(mode)));
         if let Err(e) = written {
             let _ = fs::remove_file(&path);
