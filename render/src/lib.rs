@@ -116,6 +116,6 @@ mod gostr;
 mod jinja;
 mod template;
 
-pub use confd::ConfdTemplate;
+pub use confd::{ConfdStore, ConfdTemplate};
 pub use consul_template::{ConsulTemplate, RenderAttempt};
 pub use template::{Dialect, Syntax, Template, TemplateOptions};

@@ -279,23 +279,41 @@ fn rename_into_place(staged: &Path, dest: &Path, fsync: Fsync) -> Result<()> {
         }
         Err(e) => return Err(io_err(dest, e)),
     }
-    if fsync == Fsync::AfterRename {
-        File::open(dest)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io_err(dest, e))?;
+    match fsync {
+        Fsync::AfterRename => make_durable(dest),
+        Fsync::BeforeRename => {
+            sync_parent(dest);
+            Ok(())
+        }
+        Fsync::Never => Ok(()),
     }
-    if fsync != Fsync::Never {
-        if let Some(dir) = dest.parent() {
-            if let Ok(d) = File::open(if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            }) {
-                let _ = d.sync_all();
-            }
+}
+
+/// Makes `dest` durable as [`Fsync::AfterRename`] does after its rename: fsync the file, then
+/// its directory (so the rename itself survives a power loss).
+///
+/// For callers that write with [`Fsync::Never`] and make the file durable later, off the
+/// latency-critical path, but before anything (a reload) relies on it.
+pub fn make_durable(dest: &Path) -> Result<()> {
+    File::open(dest)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_err(dest, e))?;
+    sync_parent(dest);
+    Ok(())
+}
+
+/// fsyncs the directory holding `path` (best effort: some filesystems refuse it).
+fn sync_parent(path: &Path) {
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
         }
     }
-    Ok(())
 }
 
 fn stage(

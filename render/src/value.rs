@@ -44,18 +44,24 @@ impl ListKind {
 }
 
 /// A Go slice: element type plus items behind a lock, so functions can mutate it in place
-/// (confd's `reverse`) and the caller's variable sees the change.
+/// (confd's `reverse`) and the caller's variable sees the change. The items are shared copy on
+/// write: a `range` holds them without copying, and a mutation during it copies them first.
 #[derive(Debug)]
 pub struct GoList {
     /// The element type.
     pub kind: ListKind,
     /// The items.
-    pub items: RwLock<Vec<Value>>,
+    pub items: RwLock<Arc<Vec<Value>>>,
 }
 
 impl GoList {
-    /// A snapshot of the items (cheap: values are reference counted).
+    /// A copy of the items (values are reference counted).
     pub fn snapshot(&self) -> Vec<Value> {
+        self.shared().as_ref().clone()
+    }
+
+    /// The items as they are now, without copying them.
+    pub fn shared(&self) -> Arc<Vec<Value>> {
         self.items.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
@@ -81,7 +87,7 @@ impl GoList {
     /// Runs `f` with mutable access to the items.
     pub fn with_items_mut<R>(&self, f: impl FnOnce(&mut Vec<Value>) -> R) -> R {
         let mut g = self.items.write().unwrap_or_else(|e| e.into_inner());
-        f(&mut g)
+        f(Arc::make_mut(&mut g))
     }
 }
 
@@ -114,7 +120,7 @@ impl Object for GoList {
 pub fn go_list(kind: ListKind, items: Vec<Value>) -> Value {
     Value::from_object(GoList {
         kind,
-        items: RwLock::new(items),
+        items: RwLock::new(Arc::new(items)),
     })
 }
 

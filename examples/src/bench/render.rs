@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use discovery_core::{RenderData, Renderer, Result};
+use discovery_core::{Key, RenderData, Renderer, Result};
 
 use super::stats::{median, Figures};
 use super::{data, fail, procstat, Opts};
@@ -32,12 +32,29 @@ pub async fn run(opts: &Opts) -> Result<Figures> {
         times.push(t.elapsed().as_secs_f64() * 1e3);
         drop(r);
     }
+    // Watch mode's path: one key changes, the kept store is updated for it, then the render.
+    let mut kv = (*render_data.kv).clone();
+    let mut store = template.store(&kv);
+    let changed: Vec<Key> = kv.pairs.keys().step_by((keys / 97).max(1)).cloned().collect();
+    let mut kept = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let key = &changed[i % changed.len()];
+        let t = Instant::now();
+        if let Some(pair) = kv.pairs.get_mut(key) {
+            pair.value = format!("10.9.{}.{}:80", (i / 250) % 250, i % 250).into();
+        }
+        store.update(&kv, Some(std::slice::from_ref(key)));
+        let r = template.render_store(&store)?;
+        kept.push(t.elapsed().as_secs_f64() * 1e3);
+        drop(r);
+    }
     let end = procstat::sample_self()?;
     let mut f = Figures::default();
     f.push("keys", keys as f64, "count");
     f.push("parse template", parse_ms, "ms");
     f.push("render (median of iterations)", median(&times), "ms");
     f.push("render per key", median(&times) * 1e6 / keys as f64, "ns");
+    f.push("one key changed: store update + render (watch mode)", median(&kept), "ms");
     f.push("output size", out.len() as f64 / 1024.0, "KiB");
     f.push("peak RSS (VmHWM, whole process)", end.hwm_mb(), "MB");
     f.push("RSS before the snapshot", base.rss_mb(), "MB");

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod process;
+pub mod reload;
 pub mod resource;
 pub mod watch;
 
@@ -139,7 +140,12 @@ async fn process_all(cfg: &ConfdConfig, kv: &dyn KvView, resources: &[Resource])
     let mut reloads = Vec::new();
     for r in resources {
         let result = match kv.list(&r.spec.keys).await {
-            Ok(snap) => process(r, &Arc::new(snap), cfg).await,
+            Ok(snap) => {
+                // The template's store keeps what it needs; the snapshot goes before rendering.
+                let store = r.template.store(&snap);
+                drop(snap);
+                process(r, &store, cfg, cfg.fsync).await
+            }
             Err(e) => Err(e),
         };
         match result {
@@ -151,7 +157,7 @@ async fn process_all(cfg: &ConfdConfig, kv: &dyn KvView, resources: &[Resource])
             }
         }
     }
-    let errs = run_reloads(reloads, cfg).await;
+    let errs = run_reloads(reloads, cfg.command_timeout).await;
     for e in &errs {
         tracing::error!("{e}");
     }

@@ -1,11 +1,11 @@
 //! Processing template resources: render from a snapshot, sync the file, collect reloads.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::time::Duration;
 
-use discovery_core::{Error, KvSnapshot, RenderData, Renderer, Result};
-use discovery_render::sync::{run_command, sync_file, FileTarget, SyncMode, SyncOutcome};
-use discovery_render::{ConfdTemplate, Dialect, Syntax, Template, TemplateOptions};
+use discovery_core::{Error, Result};
+use discovery_render::sync::{run_command, sync_file, FileTarget, Fsync, SyncMode, SyncOutcome};
+use discovery_render::{ConfdStore, ConfdTemplate, Dialect, Syntax, Template, TemplateOptions};
 
 use super::config::ConfdConfig;
 use super::resource::ResourceSpec;
@@ -53,7 +53,7 @@ impl Resource {
             .unwrap_or_default()
     }
 
-    fn target(&self, cfg: &ConfdConfig) -> FileTarget {
+    fn target(&self, cfg: &ConfdConfig, fsync: Fsync) -> FileTarget {
         let mut t = FileTarget::new(&self.spec.dest);
         t.mode = self.spec.mode;
         t.uid = self.spec.uid;
@@ -61,7 +61,7 @@ impl Resource {
         t.check_cmd = self.spec.check_cmd.clone();
         t.keep_stage_file = cfg.keep_stage_file;
         t.command_timeout = cfg.command_timeout;
-        t.fsync = cfg.fsync;
+        t.fsync = fsync;
         t
     }
 }
@@ -80,16 +80,19 @@ pub enum Processed {
     },
 }
 
-/// Renders `resource` from `kv` and syncs its destination, in confd's order. A failing check
-/// leaves the destination untouched and returns the error (the next change retries).
+/// Renders `resource` from `store` (its view of the keys) and syncs its destination, in confd's order, making a written
+/// file durable as `fsync` says (watch mode passes [`Fsync::Never`] and has its reload worker
+/// fsync instead of `-fsync after`). A failing check leaves the destination untouched and
+/// returns the error (the next change retries).
 #[tracing::instrument(level = "debug", skip_all, fields(resource = %resource.name(), dest = %resource.spec.dest.display()))]
 pub async fn process(
     resource: &Resource,
-    kv: &Arc<KvSnapshot>,
+    store: &ConfdStore,
     cfg: &ConfdConfig,
+    fsync: Fsync,
 ) -> Result<Processed> {
     let started = std::time::Instant::now();
-    let rendered = resource.template.render(&RenderData::from_kv(kv.clone()));
+    let rendered = resource.template.render_store(store);
     metrics::counter!("discovery_renders_total", "ok" => if rendered.is_ok() { "true" } else { "false" })
         .increment(1);
     metrics::histogram!("discovery_render_seconds").record(started.elapsed().as_secs_f64());
@@ -101,7 +104,7 @@ pub async fn process(
     } else {
         SyncMode::Write
     };
-    let outcome = sync_file(&resource.target(cfg), rendered.output.as_bytes(), mode).await?;
+    let outcome = sync_file(&resource.target(cfg, fsync), rendered.output.as_bytes(), mode).await?;
     let elapsed_us = started.elapsed().as_micros() as u64;
     Ok(match outcome {
         SyncOutcome::Unchanged => {
@@ -126,7 +129,7 @@ pub async fn process(
 
 /// Runs each distinct reload command once, in order of first appearance (confd runs one per
 /// resource; several resources sharing a command reloaded the service several times).
-pub async fn run_reloads(reloads: Vec<String>, cfg: &ConfdConfig) -> Vec<Error> {
+pub async fn run_reloads(reloads: Vec<String>, command_timeout: Duration) -> Vec<Error> {
     let mut seen = std::collections::HashSet::new();
     let mut errors = Vec::new();
     for cmd in reloads {
@@ -135,7 +138,7 @@ pub async fn run_reloads(reloads: Vec<String>, cfg: &ConfdConfig) -> Vec<Error> 
         }
         let started = std::time::Instant::now();
         metrics::counter!("discovery_reloads_total").increment(1);
-        match run_command("reload_cmd", &cmd, cfg.command_timeout).await {
+        match run_command("reload_cmd", &cmd, command_timeout).await {
             Ok(_) => {
                 tracing::info!(command = %cmd, elapsed_ms = started.elapsed().as_millis() as u64, "reloaded")
             }

@@ -7,12 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use discovery_core::{Backoff, Error, Key, KvEvent, KvSnapshot, KvView, Result, Revision};
+use discovery_render::sync::Fsync;
+use discovery_render::ConfdStore;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
 use super::config::ConfdConfig;
-use super::process::{process, run_reloads, Processed, Resource};
+use super::process::{process, Processed, Resource};
+use super::reload::Reloader;
 use crate::quiesce::Quiescence;
 
 /// Why the watch loop returned.
@@ -83,8 +86,7 @@ async fn watch_task(kv: Arc<dyn KvView>, idx: usize, prefix: Key, tx: mpsc::Send
 
 /// Applies a prefix's event to the shared snapshot; returns the changed keys (`None`: everything
 /// under the prefix may have changed).
-fn apply(snapshot: &mut Arc<KvSnapshot>, prefix: &Key, ev: KvEvent) -> Option<Vec<Key>> {
-    let snap = Arc::make_mut(snapshot);
+fn apply(snap: &mut KvSnapshot, prefix: &Key, ev: KvEvent) -> Option<Vec<Key>> {
     match ev {
         KvEvent::Reset(s) => {
             let stale: Vec<Key> = snap.under(prefix).map(|p| p.key.clone()).collect();
@@ -108,8 +110,22 @@ fn apply(snapshot: &mut Arc<KvSnapshot>, prefix: &Key, ev: KvEvent) -> Option<Ve
 }
 
 /// Runs watch mode until a signal. Resources are processed once every prefix they use has
-/// delivered its first state, then again whenever one of their keys changes.
+/// delivered its first state, then again whenever one of their keys changes. Reloads (and the
+/// fsync of `-fsync after`) run beside the loop in a [`Reloader`]; those still pending when the
+/// loop ends run before this returns.
 pub async fn run(cfg: &ConfdConfig, kv: Arc<dyn KvView>, resources: &[Resource]) -> Result<Exit> {
+    let reloader = Reloader::spawn(cfg.command_timeout);
+    let exit = watch_loop(cfg, kv, resources, &reloader).await;
+    reloader.drain().await;
+    exit
+}
+
+async fn watch_loop(
+    cfg: &ConfdConfig,
+    kv: Arc<dyn KvView>,
+    resources: &[Resource],
+    reloader: &Reloader,
+) -> Result<Exit> {
     let prefixes = minimal_prefixes(resources.iter().flat_map(|r| r.spec.keys.iter()));
     tracing::info!(prefixes = ?prefixes.iter().map(Key::as_str).collect::<Vec<_>>(), "watching");
     let (tx, mut rx) = mpsc::channel(4096);
@@ -121,7 +137,10 @@ pub async fn run(cfg: &ConfdConfig, kv: Arc<dyn KvView>, resources: &[Resource])
     drop(tx);
     let _guard = AbortOnDrop(tasks);
 
-    let mut snapshot = Arc::new(KvSnapshot::default());
+    let mut snapshot = KvSnapshot::default();
+    // Each resource's view of the snapshot, built at its first render and then updated per
+    // changed key (`None`: build it again from the snapshot at the next render).
+    let mut stores: Vec<Option<ConfdStore>> = resources.iter().map(|_| None).collect();
     let mut ready = vec![false; prefixes.len()];
     let mut lost_since: Vec<Option<(Instant, String)>> = vec![None; prefixes.len()];
     let mut dirty: BTreeSet<usize> = BTreeSet::new();
@@ -152,6 +171,12 @@ pub async fn run(cfg: &ConfdConfig, kv: Arc<dyn KvView>, resources: &[Resource])
                             }
                             ready[i] = true;
                             let changed = apply(&mut snapshot, &prefixes[i], ev);
+                            for slot in &mut stores {
+                                match (slot.as_mut(), changed.as_deref()) {
+                                    (Some(store), Some(keys)) => store.update(&snapshot, Some(keys)),
+                                    _ => *slot = None,
+                                }
+                            }
                             mark_dirty(resources, &prefixes[i], changed.as_deref(), &mut dirty);
                         }
                         Msg::Failed(i, e) => {
@@ -166,13 +191,13 @@ pub async fn run(cfg: &ConfdConfig, kv: Arc<dyn KvView>, resources: &[Resource])
                 // Without a debounce the render is due now: do it here rather than through a
                 // timer, whose millisecond ticks would add up to 1 ms to every change.
                 if pending.take_due(Instant::now()) {
-                    render_dirty(cfg, resources, &prefixes, &ready, &snapshot, &mut dirty).await;
+                    render_dirty(cfg, resources, &prefixes, &ready, &snapshot, &mut stores, &mut dirty, reloader).await;
                     record_lag(&mut dirty_since);
                 }
             }
             _ = sleep_until(fire.unwrap_or_else(Instant::now)), if fire.is_some() => {
                 pending.take_due(Instant::now());
-                render_dirty(cfg, resources, &prefixes, &ready, &snapshot, &mut dirty).await;
+                render_dirty(cfg, resources, &prefixes, &ready, &snapshot, &mut stores, &mut dirty, reloader).await;
                 record_lag(&mut dirty_since);
             }
             _ = health_tick.tick() => {
@@ -194,16 +219,18 @@ pub async fn run(cfg: &ConfdConfig, kv: Arc<dyn KvView>, resources: &[Resource])
     }
 }
 
-/// Processes the dirty resources whose prefixes have all delivered their first state, then runs
-/// their reload commands once each. Resources that fail stay out of `dirty`: the next change to
-/// their keys retries them, and the old file stays.
+/// Processes the dirty resources whose prefixes have all delivered their first state and hands
+/// what follows each write (fsync, reload) to `reloader`. Resources that fail stay out of
+/// `dirty`: the next change to their keys retries them, and the old file stays.
 async fn render_dirty(
     cfg: &ConfdConfig,
     resources: &[Resource],
     prefixes: &[Key],
     ready: &[bool],
-    snapshot: &Arc<KvSnapshot>,
+    snapshot: &KvSnapshot,
+    stores: &mut [Option<ConfdStore>],
     dirty: &mut BTreeSet<usize>,
+    reloader: &Reloader,
 ) {
     let todo: Vec<usize> = dirty
         .iter()
@@ -219,17 +246,22 @@ async fn render_dirty(
     for r in &todo {
         dirty.remove(r);
     }
-    let mut reloads = Vec::new();
+    // `-fsync after`: rename now, fsync in the worker before the reload.
+    let (write_fsync, deferred) = match cfg.fsync {
+        Fsync::AfterRename => (Fsync::Never, true),
+        other => (other, false),
+    };
     for r in todo {
-        match process(&resources[r], snapshot, cfg).await {
-            Ok(Processed::Written { reload: Some(cmd) }) => reloads.push(cmd),
+        let resource = &resources[r];
+        let store = stores[r].get_or_insert_with(|| resource.template.store(snapshot));
+        match process(resource, store, cfg, write_fsync).await {
+            Ok(Processed::Written { reload }) => {
+                reloader.submit(deferred.then(|| resource.spec.dest.clone()), reload)
+            }
             Ok(_) => {}
-            Err(e) => tracing::error!(resource = %resources[r].name(), error = %e,
+            Err(e) => tracing::error!(resource = %resource.name(), error = %e,
                 "resource failed; keeping the old file"),
         }
-    }
-    for e in run_reloads(reloads, cfg).await {
-        tracing::error!(error = %e, "reload failed");
     }
 }
 

@@ -75,13 +75,20 @@ struct Entry {
 
 /// The keys one template resource sees, sorted by prefix-relative key.
 ///
-/// Built for every render from the snapshot, so it is laid out to cost one copy of each name and
-/// one reference count per value: the names live in one string, entries point into it, and a
-/// [`KvPair`] object (with its own `Arc<str>` key) is only made when a template asks for pairs.
-#[derive(Debug, Default)]
+/// Laid out to cost one copy of each name and one reference count per value: the names live in
+/// one string, entries point into it, and a [`KvPair`] object (with its own `Arc<str>` key) is
+/// only made when a template asks for pairs. Watch mode keeps one per resource and brings it up
+/// to date with [`MemKv::update`] (a binary search per changed key) instead of rebuilding it
+/// from the snapshot for every render.
+#[derive(Debug, Default, Clone)]
 pub(crate) struct MemKv {
     names: String,
     entries: Vec<Entry>,
+    /// Bytes of `names` no entry points to any more (removed keys), reclaimed by compaction.
+    garbage: usize,
+    /// Every key was stored under its canonical name ([`canonical_name`]): names and keys
+    /// correspond one to one, so a changed key can be applied on its own.
+    canonical: bool,
 }
 
 /// True when `p` (starting with `/`) is already what Go's `path.Clean` returns.
@@ -124,50 +131,94 @@ fn relative<'a>(raw: &'a str, prefix: &str) -> Cow<'a, str> {
     }
 }
 
-/// Builds the store confd would fill for a resource with `prefix` and `keys` from `kv`, and
-/// the dependencies (one prefix per entry of `keys`).
+/// `prefix` and `keys` of a resource as the fetches confd makes (`path.Join(prefix, key)`).
+pub(crate) fn fetches(prefix: &str, keys: &[String]) -> Vec<Key> {
+    keys.iter()
+        .filter_map(|k| Key::new(path_join(&[prefix, k])).ok())
+        .collect()
+}
+
+/// The name of `raw` when it is canonical: `prefix` (without a trailing `/`) followed by a clean
+/// name, or the prefix itself (name `/`). Such names map back to exactly one key, so a change to
+/// one key touches one entry. Others (`/app//x`, several keys cleaned to one name) need the
+/// whole build, which lets the last write of a name win as confd's map does.
+fn canonical_name<'a>(raw: &'a str, prefix: &str) -> Option<&'a str> {
+    let name = match relative(raw, prefix) {
+        Cow::Borrowed(n) => n,
+        Cow::Owned(_) => return None,
+    };
+    let base = prefix.strip_suffix('/').unwrap_or(prefix);
+    let exact = if name == "/" {
+        raw == base || (base.is_empty() && raw == "/")
+    } else {
+        raw.strip_prefix(base) == Some(name)
+    };
+    exact.then_some(name)
+}
+
+/// Builds the store confd would fill for a resource with `prefix` and `fetches` from `kv`, and
+/// the dependencies (one prefix per fetch).
 pub(crate) fn build_store(
     kv: &KvSnapshot,
     prefix: &str,
-    keys: &[String],
+    fetches: &[Key],
 ) -> (MemKv, BTreeSet<Dependency>) {
-    let mut store = MemKv::default();
+    let mut store = MemKv {
+        canonical: true,
+        ..MemKv::default()
+    };
     let mut used = BTreeSet::new();
-    for k in keys {
-        let Ok(fetch) = Key::new(path_join(&[prefix, k])) else {
-            continue;
-        };
-        for pair in kv.under(&fetch) {
+    for fetch in fetches {
+        for pair in kv.under(fetch) {
+            let raw = pair.key.as_str();
+            let name = match canonical_name(raw, prefix) {
+                Some(n) => Cow::Borrowed(n),
+                None => {
+                    store.canonical = false;
+                    relative(raw, prefix)
+                }
+            };
             let start = store.names.len();
-            store.names.push_str(&relative(pair.key.as_str(), prefix));
+            store.names.push_str(&name);
             store.entries.push(Entry {
                 start: offset(start),
                 end: offset(store.names.len()),
                 value: pair.value.clone(),
             });
         }
-        used.insert(Dependency::Prefix(fetch));
+        used.insert(Dependency::Prefix(fetch.clone()));
     }
     let sorted = store
         .entries
         .windows(2)
         .all(|w| store.name(&w[0]) < store.name(&w[1]));
     if !sorted {
-        // Several `keys` entries, or keys renamed by path.Clean: sort, and let the last
-        // write of a key win as it does in confd's map.
-        let MemKv { names, mut entries } = store;
+        // Several fetches, or keys renamed by path.Clean: sort, and let the last write of a
+        // key win as it does in confd's map.
+        let MemKv {
+            names,
+            mut entries,
+            canonical,
+            ..
+        } = store;
         let name = |e: &Entry| &names[e.start as usize..e.end as usize];
         entries.sort_by(|a, b| name(a).cmp(name(b)));
         let mut deduped: Vec<Entry> = Vec::with_capacity(entries.len());
+        let mut garbage = 0;
         for e in entries {
             match deduped.last_mut() {
-                Some(last) if name(last) == name(&e) => *last = e,
+                Some(last) if name(last) == name(&e) => {
+                    garbage += (e.end - e.start) as usize;
+                    *last = e;
+                }
                 _ => deduped.push(e),
             }
         }
         store = MemKv {
             names,
             entries: deduped,
+            garbage,
+            canonical,
         };
     }
     (store, used)
@@ -206,8 +257,85 @@ impl MemKv {
         &self.names[e.start as usize..e.end as usize]
     }
 
+    /// Brings the store up to date with `kv` after `changed` keys changed there (by a put or a
+    /// delete). `false` when it cannot (a non-canonical key): the caller rebuilds it.
+    pub(crate) fn update(
+        &mut self,
+        kv: &KvSnapshot,
+        prefix: &str,
+        fetches: &[Key],
+        changed: &[Key],
+    ) -> bool {
+        for key in changed {
+            if !fetches.iter().any(|f| f.contains(key)) {
+                continue;
+            }
+            let Some(name) = canonical_name(key.as_str(), prefix).filter(|_| self.canonical)
+            else {
+                return false;
+            };
+            match kv.pairs.get(key) {
+                Some(pair) => self.upsert(name, &pair.value),
+                None => self.remove(name),
+            }
+        }
+        self.compact_if_wasteful();
+        true
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    fn position(&self, name: &str) -> Result<usize, usize> {
+        self.entries.binary_search_by(|e| self.name(e).cmp(name))
+    }
+
+    fn upsert(&mut self, name: &str, value: &Bytes) {
+        match self.position(name) {
+            Ok(i) => self.entries[i].value = value.clone(),
+            Err(i) => {
+                let start = self.names.len();
+                self.names.push_str(name);
+                let entry = Entry {
+                    start: offset(start),
+                    end: offset(self.names.len()),
+                    value: value.clone(),
+                };
+                self.entries.insert(i, entry);
+            }
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Ok(i) = self.position(name) {
+            let e = self.entries.remove(i);
+            self.garbage += (e.end - e.start) as usize;
+        }
+    }
+
+    /// Rewrites the names without the removed ones once they are most of the string.
+    fn compact_if_wasteful(&mut self) {
+        if self.garbage < 4096 || self.garbage * 2 < self.names.len() {
+            return;
+        }
+        let mut names = String::with_capacity(self.names.len() - self.garbage);
+        for e in &mut self.entries {
+            let start = names.len();
+            names.push_str(&self.names[e.start as usize..e.end as usize]);
+            e.start = offset(start);
+            e.end = offset(names.len());
+        }
+        self.names = names;
+        self.garbage = 0;
+    }
+
     fn value<'s>(&'s self, e: &'s Entry) -> Cow<'s, str> {
-        String::from_utf8_lossy(&e.value)
+        // The plain check is several times faster than the lossy decoder on valid text.
+        match std::str::from_utf8(&e.value) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(&e.value),
+        }
     }
 
     fn pair(&self, e: &Entry) -> KvPair {
@@ -332,7 +460,7 @@ fn pair_list(store: &MemKv, entries: Vec<&Entry>) -> Value {
 
 fn store<'a>(ctx: &'a CallCtx<'_>) -> Result<&'a MemKv, FuncError> {
     ctx.state::<super::ConfdState>()
-        .map(|s| &s.store)
+        .map(|s| s.store.as_ref())
         .ok_or_else(|| FuncError::new("confd store functions need a confd render"))
 }
 
@@ -369,9 +497,9 @@ pub(crate) fn register(funcs: &mut FuncMap) {
             })
             .collect();
         // Go's sort.Strings order. Comparing the first 16 bytes as one integer settles most
-        // comparisons without a memcmp; values usually come nearly sorted (in key order), which
-        // the stable sort's run detection exploits.
-        values.sort();
+        // comparisons without a memcmp. Equal elements are the same string, so an unstable
+        // sort gives the same list, without the stable sort's scratch buffer.
+        values.sort_unstable();
         let items = values
             .iter()
             .map(|(_, v)| Value::from(v.as_ref()))
@@ -413,7 +541,7 @@ mod tests {
     #[test]
     fn ls_and_lsdir_quirks() {
         let kv = snapshot(&[("/app", "root"), ("/app/name", "x"), ("/app/db/host", "h")]);
-        let (store, used) = build_store(&kv, "/", &["/app".to_owned()]);
+        let (store, used) = build_store(&kv, "/", &fetches("/", &["/app".to_owned()]));
         assert_eq!(used.len(), 1);
         assert_eq!(store.list("/app"), ["app", "db", "name"]);
         assert_eq!(store.list("/app/"), ["db", "name"]);
@@ -426,7 +554,7 @@ mod tests {
     #[test]
     fn prefix_is_stripped_and_key_equal_to_prefix_is_root() {
         let kv = snapshot(&[("/cfg", "self"), ("/cfg/a", "1"), ("/cfgx/b", "2")]);
-        let (store, _) = build_store(&kv, "/cfg", &["/".to_owned()]);
+        let (store, _) = build_store(&kv, "/cfg", &fetches("/cfg", &["/".to_owned()]));
         assert_eq!(store.value(store.find("/").unwrap()), "self");
         assert_eq!(store.value(store.find("/a").unwrap()), "1");
         assert_eq!(store.list("/"), ["/", "a"]);
@@ -443,7 +571,7 @@ mod tests {
             ("/test-x/a", "5"),
             ("/tes", "6"),
         ]);
-        let (store, _) = build_store(&kv, "/", &["/".to_owned()]);
+        let (store, _) = build_store(&kv, "/", &fetches("/", &["/".to_owned()]));
         for pattern in [
             "/test/*",
             "/test/a",
@@ -487,6 +615,105 @@ mod tests {
         let by_prefix = plain;
         plain.sort();
         assert_eq!(by_prefix, plain);
+    }
+
+    /// What a store holds: (name, value) in order.
+    fn contents(store: &MemKv) -> Vec<(String, String)> {
+        store
+            .entries
+            .iter()
+            .map(|e| (store.name(e).to_owned(), store.value(e).into_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn updating_per_changed_key_gives_what_a_fresh_build_gives() {
+        // Keys in and out of the fetches, keys equal to the prefix, and non-canonical ones
+        // (`//`, a trailing `/`) that force a rebuild.
+        let canonical = [
+            "/app",
+            "/app/a",
+            "/app/b/c",
+            "/app/b",
+            "/apple/x",
+            "/other/y",
+            "/app/db/host",
+        ];
+        let mut mixed = canonical.to_vec();
+        mixed.extend(["/app//a", "/app/z/"]);
+        let cases = [
+            ("/", vec!["/app".to_owned()]),
+            ("/app", vec!["/".to_owned()]),
+            ("/app/", vec!["/b".to_owned(), "/db".to_owned()]),
+            ("/", vec!["/app".to_owned(), "/app/b".to_owned()]),
+        ];
+        let mut incremental = 0;
+        for (raw, (prefix, keys)) in cases
+            .iter()
+            .map(|c| (&canonical[..], c))
+            .chain(cases.iter().map(|c| (&mixed[..], c)))
+        {
+            let (prefix, keys) = (*prefix, keys.clone());
+            let fetches = fetches(prefix, &keys);
+            let mut kv = KvSnapshot::default();
+            let (mut store, _) = build_store(&kv, prefix, &fetches);
+            let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+            for step in 0..400 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let key = Key::new(raw[(seed % raw.len() as u64) as usize]).unwrap();
+                if seed % 3 == 0 {
+                    kv.pairs.remove(&key);
+                } else {
+                    let value = format!("v{step}");
+                    kv.pairs.insert(
+                        key.clone(),
+                        CoreKvPair {
+                            key: key.clone(),
+                            value: value.into(),
+                            mod_revision: Revision(step),
+                        },
+                    );
+                }
+                if store.update(&kv, prefix, &fetches, std::slice::from_ref(&key)) {
+                    incremental += 1;
+                } else {
+                    store = build_store(&kv, prefix, &fetches).0;
+                }
+                let fresh = build_store(&kv, prefix, &fetches).0;
+                assert_eq!(
+                    contents(&store),
+                    contents(&fresh),
+                    "prefix {prefix:?} keys {keys:?} after step {step} ({key})"
+                );
+            }
+        }
+        // The canonical half never needs a rebuild.
+        assert!(incremental >= 4 * 400, "only {incremental} updates were incremental");
+    }
+
+    #[test]
+    fn removed_names_are_compacted_away() {
+        let fetches = fetches("/", &["/k".to_owned()]);
+        let mut kv = KvSnapshot::default();
+        let (mut store, _) = build_store(&kv, "/", &fetches);
+        for i in 0..2000 {
+            let key = Key::new(format!("/k/{i:08}")).unwrap();
+            kv.pairs.insert(
+                key.clone(),
+                CoreKvPair {
+                    key: key.clone(),
+                    value: "x".into(),
+                    mod_revision: Revision(1),
+                },
+            );
+            assert!(store.update(&kv, "/", &fetches, std::slice::from_ref(&key)));
+            kv.pairs.remove(&key);
+            assert!(store.update(&kv, "/", &fetches, &[key]));
+        }
+        assert!(store.entries.is_empty());
+        assert!(store.names.len() < 8192, "names kept {} bytes", store.names.len());
     }
 
     #[test]

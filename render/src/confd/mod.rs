@@ -8,7 +8,7 @@ mod pathmatch;
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
-use discovery_core::{RenderData, Rendered, Renderer, Result};
+use discovery_core::{Dependency, Key, KvSnapshot, RenderData, Rendered, Renderer, Result};
 
 pub(crate) use datetime::GoTime;
 pub(crate) use helpers::arg_bytes;
@@ -19,7 +19,7 @@ use crate::template::{EnvSource, Template};
 /// Per-render state of a confd template: the resource's store and the environment.
 #[derive(Debug)]
 pub(crate) struct ConfdState {
-    pub(crate) store: memkv::MemKv,
+    pub(crate) store: Arc<memkv::MemKv>,
     pub(crate) env: EnvSource,
 }
 
@@ -45,6 +45,8 @@ pub struct ConfdTemplate {
     template: Template,
     prefix: String,
     keys: Vec<String>,
+    /// `path.Join(prefix, key)` for each of `keys`: what confd fetches.
+    fetches: Vec<Key>,
 }
 
 impl ConfdTemplate {
@@ -56,10 +58,12 @@ impl ConfdTemplate {
         } else {
             format!("/{prefix}")
         };
+        let fetches = memkv::fetches(&prefix, &keys);
         ConfdTemplate {
             template,
             prefix,
             keys,
+            fetches,
         }
     }
 
@@ -79,18 +83,96 @@ impl ConfdTemplate {
     }
 }
 
-impl Renderer for ConfdTemplate {
-    fn render(&self, data: &RenderData) -> Result<Rendered> {
-        let (store, used) = memkv::build_store(&data.kv, &self.prefix, &self.keys);
+impl ConfdTemplate {
+    /// The store this resource's template sees, read from `kv` once. Keep it up to date with
+    /// [`ConfdStore::update`] as `kv` changes and render with [`ConfdTemplate::render_store`]:
+    /// a change then costs a lookup per changed key instead of a copy of every key.
+    pub fn store(&self, kv: &KvSnapshot) -> ConfdStore {
+        let (store, used) = memkv::build_store(kv, &self.prefix, &self.fetches);
+        ConfdStore {
+            store: Arc::new(store),
+            used,
+            prefix: self.prefix.clone(),
+            fetches: self.fetches.clone(),
+        }
+    }
+
+    /// Renders from `store` (made by [`ConfdTemplate::store`] of this template).
+    pub fn render_store(&self, store: &ConfdStore) -> Result<Rendered> {
         let state = Arc::new(ConfdState {
-            store,
+            store: store.store.clone(),
             env: self.template.env_source(),
         });
         let output = self.template.execute(state)?;
         let mut rendered = Rendered::default();
         rendered.output = output;
-        rendered.used = used;
+        rendered.used = store.used.clone();
         rendered.missing = BTreeSet::new();
         Ok(rendered)
+    }
+}
+
+impl Renderer for ConfdTemplate {
+    fn render(&self, data: &RenderData) -> Result<Rendered> {
+        self.render_store(&self.store(&data.kv))
+    }
+}
+
+/// The keys a [`ConfdTemplate`] sees (its prefix stripped, sorted), kept apart from the
+/// snapshot so that watch mode can update it per changed key instead of rebuilding it for every
+/// render.
+///
+/// ```
+/// use discovery_core::{Key, KvChange, KvEvent, KvPair, KvSnapshot, Revision};
+/// use discovery_render::{ConfdTemplate, Dialect, Template, TemplateOptions};
+/// # fn main() -> discovery_core::Result<()> {
+/// let t = Template::parse(
+///     "{{range getvs \"/upstream/*\"}}server {{.}};\n{{end}}",
+///     TemplateOptions::new(Dialect::Confd),
+/// )?;
+/// let resource = ConfdTemplate::new(t, "/app", vec!["/upstream".into()]);
+/// let mut kv = KvSnapshot::default();
+/// let mut store = resource.store(&kv);
+/// assert_eq!(resource.render_store(&store)?.output, "");
+///
+/// // A watch event: apply it to the snapshot, then tell the store which keys changed.
+/// let key = Key::new("/app/upstream/a")?;
+/// let pair = KvPair { key: key.clone(), value: "10.0.0.1:80".into(), mod_revision: Revision(2) };
+/// kv.apply(KvEvent::Changed { revision: Revision(2), changes: vec![KvChange::Put(pair)] });
+/// store.update(&kv, Some(&[key]));
+/// assert_eq!(resource.render_store(&store)?.output, "server 10.0.0.1:80;\n");
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConfdStore {
+    store: Arc<memkv::MemKv>,
+    used: BTreeSet<Dependency>,
+    prefix: String,
+    fetches: Vec<Key>,
+}
+
+impl ConfdStore {
+    /// Brings the store up to date with `kv`, which changed at `changed` keys since the last
+    /// update (puts and deletes alike: the key's presence in `kv` says which). `None` (a reset,
+    /// or changes not known key by key) reads everything again.
+    pub fn update(&mut self, kv: &KvSnapshot, changed: Option<&[Key]>) {
+        let applied = changed.is_some_and(|keys| {
+            Arc::make_mut(&mut self.store).update(kv, &self.prefix, &self.fetches, keys)
+        });
+        if !applied {
+            let (store, used) = memkv::build_store(kv, &self.prefix, &self.fetches);
+            self.store = Arc::new(store);
+            self.used = used;
+        }
+    }
+
+    /// The number of keys the template sees.
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Whether the template sees no key.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }

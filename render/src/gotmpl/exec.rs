@@ -12,7 +12,7 @@ use super::ast::{write_node, Arg, Branch, BranchKind, Command, Node, Pipe};
 use super::{ExecLimits, GoTemplate, MissingKey, TemplateError};
 use crate::builtins;
 use crate::func::{FuncError, FuncMap, TemplateExecutor};
-use crate::value::{as_go_object, format_value, seq_items, write_value};
+use crate::value::{as_go_list, as_go_object, format_value, seq_items, write_value};
 
 /// Maximum nesting of `{{template}}` calls (Go allows 100000; we stop earlier to protect the stack).
 pub(crate) const MAX_DEPTH: usize = 10_000;
@@ -146,10 +146,19 @@ pub(crate) fn execute(
         name: tname,
         at: At::Start,
         budget,
-        out: String::with_capacity(tmpl.src.len() * 2),
+        out: String::with_capacity(if depth == 0 {
+            tmpl.output_capacity()
+        } else {
+            tmpl.src.len() * 2
+        }),
     };
     match ex.walk_list(dot, root) {
-        Ok(_) => Ok(ex.out),
+        Ok(_) => {
+            if depth == 0 {
+                tmpl.record_output_len(ex.out.len());
+            }
+            Ok(ex.out)
+        }
         Err(e) => Err(ex.locate(*e)),
     }
 }
@@ -315,7 +324,7 @@ impl<'a> Exec<'a> {
         let mut ran = false;
         if v.is_undefined() || v.is_none() {
             // nil: like an empty collection
-        } else if let Some(items) = seq_items(&v).filter(|_| as_go_object(&v).is_none()) {
+        } else if let Some(items) = range_items(&v) {
             ran = !items.is_empty();
             self.charge_steps(items.len() as u64)?;
             for (i, elem) in items.iter().enumerate() {
@@ -443,6 +452,18 @@ impl<'a> Exec<'a> {
         self.budget.note_stack();
         stacker::maybe_grow(RED_ZONE, STACK_GROWTH, || self.eval_pipeline(dot, p))
     }
+}
+
+/// The items `range` walks over a sequence (`None`: not a sequence): a Go slice's shared items
+/// as they are when the range starts, without copying them.
+fn range_items(v: &Value) -> Option<std::sync::Arc<Vec<Value>>> {
+    if let Some(l) = as_go_list(v) {
+        return Some(l.shared());
+    }
+    if as_go_object(v).is_some() {
+        return None;
+    }
+    seq_items(v).map(std::sync::Arc::new)
 }
 
 /// Lets functions execute other templates of the same set (`executeTemplate`).

@@ -18,6 +18,7 @@ mod parser;
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use minijinja::Value;
@@ -144,6 +145,9 @@ pub struct GoTemplate {
     src: Arc<str>,
     trees: Arc<HashMap<String, Vec<ast::Node>>>,
     limits: ExecLimits,
+    /// Length of the last top-level output: the next one starts with room for it, so a large
+    /// render does not grow its buffer through a chain of copies.
+    last_len: Arc<AtomicUsize>,
 }
 
 impl GoTemplate {
@@ -167,6 +171,7 @@ impl GoTemplate {
             src: Arc::from(source),
             trees: Arc::new(trees),
             limits: ExecLimits::default(),
+            last_len: Arc::new(AtomicUsize::new(0)),
         })
     }
 
@@ -179,6 +184,17 @@ impl GoTemplate {
     /// The execution limits (see [`ExecLimits`]).
     pub fn limits(&self) -> ExecLimits {
         self.limits
+    }
+
+    /// The capacity to start a top-level output with: the last output's length and 1/16 more.
+    pub(crate) fn output_capacity(&self) -> usize {
+        let last = self.last_len.load(Ordering::Relaxed);
+        (last + last / 16).max(self.src.len() * 2)
+    }
+
+    /// Remembers a top-level output's length for [`GoTemplate::output_capacity`].
+    pub(crate) fn record_output_len(&self, len: usize) {
+        self.last_len.store(len, Ordering::Relaxed);
     }
 
     /// The template's name.
