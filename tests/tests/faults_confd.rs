@@ -1,6 +1,7 @@
 //! Faults around the real `confd` binary and a real etcd: a failing `check_cmd` keeps the old
 //! file and is retried on the next change, a hanging `reload_cmd` is killed after
-//! `-command-timeout` and reported, and an unreachable etcd gives a clear error in `-onetime`.
+//! `-command-timeout` and reported, slow reloads during a burst never overlap and the last write
+//! is always reloaded, and an unreachable etcd gives a clear error in `-onetime`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -171,6 +172,56 @@ async fn failing_check_keeps_the_old_file_and_is_retried_on_the_next_change() {
         "staged files left: {:?}",
         strays(&dest)
     );
+    assert!(!confd.log().contains("panicked"), "{}", confd.log());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn slow_reloads_during_a_burst_never_overlap_and_the_last_write_is_reloaded() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("faults-burst"));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("reloads.log");
+    // Each reload records what it saw at its start, then takes 200 ms, then records its end.
+    let dest = resource(
+        dir.path(),
+        &prefix,
+        &format!(
+            "reload_cmd = \"echo start $(cat {dest}) >> {log}; sleep 0.2; echo end >> {log}\"\n",
+            dest = dir.path().join("out/app.conf").display(),
+            log = log.display()
+        ),
+    );
+    put(&server.endpoint(), &format!("{prefix}/value"), "0").await;
+    let confd = Confd::start(
+        dir.path(),
+        &["-watch", "-backend", "etcdv3", "-node", &server.endpoint()],
+    );
+    wait_content(&dest, "v=0\n").await;
+    let mut c = etcd_client::Client::connect([server.endpoint()], None)
+        .await
+        .unwrap();
+    for i in 1..=30 {
+        c.put(format!("{prefix}/value"), i.to_string(), None)
+            .await
+            .unwrap();
+    }
+    // The file follows the puts without waiting for the reloads...
+    wait_content(&dest, "v=30\n").await;
+    // ...and a reload that saw the final content comes after them.
+    eventually("a reload of the final content to finish", SOON, || async {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        text.ends_with("start v=30\nend\n").then_some(())
+    })
+    .await;
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // Never two at once: starts and ends alternate.
+    for (i, pair) in lines.chunks(2).enumerate() {
+        assert!(
+            pair.len() == 2 && pair[0].starts_with("start ") && pair[1] == "end",
+            "reload {i} overlapped another: {lines:?}"
+        );
+    }
     assert!(!confd.log().contains("panicked"), "{}", confd.log());
 }
 

@@ -35,7 +35,12 @@ pub async fn run(opts: &Opts) -> Result<Figures> {
     // Watch mode's path: one key changes, the kept store is updated for it, then the render.
     let mut kv = (*render_data.kv).clone();
     let mut store = template.store(&kv);
-    let changed: Vec<Key> = kv.pairs.keys().step_by((keys / 97).max(1)).cloned().collect();
+    let changed: Vec<Key> = kv
+        .pairs
+        .keys()
+        .step_by((keys / 97).max(1))
+        .cloned()
+        .collect();
     let mut kept = Vec::with_capacity(iterations);
     for i in 0..iterations {
         let key = &changed[i % changed.len()];
@@ -54,7 +59,11 @@ pub async fn run(opts: &Opts) -> Result<Figures> {
     f.push("parse template", parse_ms, "ms");
     f.push("render (median of iterations)", median(&times), "ms");
     f.push("render per key", median(&times) * 1e6 / keys as f64, "ns");
-    f.push("one key changed: store update + render (watch mode)", median(&kept), "ms");
+    f.push(
+        "one key changed: store update + render (watch mode)",
+        median(&kept),
+        "ms",
+    );
     f.push("output size", out.len() as f64 / 1024.0, "KiB");
     f.push("peak RSS (VmHWM, whole process)", end.hwm_mb(), "MB");
     f.push("RSS before the snapshot", base.rss_mb(), "MB");

@@ -104,7 +104,12 @@ pub async fn process(
     } else {
         SyncMode::Write
     };
-    let outcome = sync_file(&resource.target(cfg, fsync), rendered.output.as_bytes(), mode).await?;
+    let outcome = sync_file(
+        &resource.target(cfg, fsync),
+        rendered.output.as_bytes(),
+        mode,
+    )
+    .await?;
     let elapsed_us = started.elapsed().as_micros() as u64;
     Ok(match outcome {
         SyncOutcome::Unchanged => {

@@ -122,7 +122,10 @@ async fn work(shared: Arc<Shared>, command_timeout: Duration) {
         shared.wake.notified().await;
         loop {
             let (durable, commands, closed) = shared.with(|p| {
-                let batch = (std::mem::take(&mut p.durable), std::mem::take(&mut p.commands));
+                let batch = (
+                    std::mem::take(&mut p.durable),
+                    std::mem::take(&mut p.commands),
+                );
                 (batch.0, batch.1, p.closed)
             });
             if durable.is_empty() && commands.is_empty() {

@@ -270,8 +270,7 @@ impl MemKv {
             if !fetches.iter().any(|f| f.contains(key)) {
                 continue;
             }
-            let Some(name) = canonical_name(key.as_str(), prefix).filter(|_| self.canonical)
-            else {
+            let Some(name) = canonical_name(key.as_str(), prefix).filter(|_| self.canonical) else {
                 return false;
             };
             match kv.pairs.get(key) {
@@ -690,7 +689,10 @@ mod tests {
             }
         }
         // The canonical half never needs a rebuild.
-        assert!(incremental >= 4 * 400, "only {incremental} updates were incremental");
+        assert!(
+            incremental >= 4 * 400,
+            "only {incremental} updates were incremental"
+        );
     }
 
     #[test]
@@ -713,7 +715,11 @@ mod tests {
             assert!(store.update(&kv, "/", &fetches, &[key]));
         }
         assert!(store.entries.is_empty());
-        assert!(store.names.len() < 8192, "names kept {} bytes", store.names.len());
+        assert!(
+            store.names.len() < 8192,
+            "names kept {} bytes",
+            store.names.len()
+        );
     }
 
     #[test]
