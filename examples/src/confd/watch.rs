@@ -84,6 +84,42 @@ async fn watch_task(kv: Arc<dyn KvView>, idx: usize, prefix: Key, tx: mpsc::Send
     }
 }
 
+/// The watched keys, and each resource's view of them.
+struct Views {
+    snapshot: KvSnapshot,
+    /// Built at a resource's first render, then updated per changed key (`None`: build it
+    /// again from the snapshot at the next render).
+    stores: Vec<Option<ConfdStore>>,
+}
+
+impl Views {
+    fn new(resources: usize) -> Self {
+        Views {
+            snapshot: KvSnapshot::default(),
+            stores: (0..resources).map(|_| None).collect(),
+        }
+    }
+
+    /// Applies a prefix's event; returns the changed keys (`None`: everything under the prefix
+    /// may have changed).
+    fn apply(&mut self, prefix: &Key, ev: KvEvent) -> Option<Vec<Key>> {
+        let changed = apply(&mut self.snapshot, prefix, ev);
+        for slot in &mut self.stores {
+            match (slot.as_mut(), changed.as_deref()) {
+                (Some(store), Some(keys)) => store.update(&self.snapshot, Some(keys)),
+                _ => *slot = None,
+            }
+        }
+        changed
+    }
+
+    /// Resource `r`'s view, up to date.
+    fn store(&mut self, r: usize, resource: &Resource) -> &ConfdStore {
+        let snapshot = &self.snapshot;
+        self.stores[r].get_or_insert_with(|| resource.template.store(snapshot))
+    }
+}
+
 /// Applies a prefix's event to the shared snapshot; returns the changed keys (`None`: everything
 /// under the prefix may have changed).
 fn apply(snap: &mut KvSnapshot, prefix: &Key, ev: KvEvent) -> Option<Vec<Key>> {
@@ -137,10 +173,7 @@ async fn watch_loop(
     drop(tx);
     let _guard = AbortOnDrop(tasks);
 
-    let mut snapshot = KvSnapshot::default();
-    // Each resource's view of the snapshot, built at its first render and then updated per
-    // changed key (`None`: build it again from the snapshot at the next render).
-    let mut stores: Vec<Option<ConfdStore>> = resources.iter().map(|_| None).collect();
+    let mut views = Views::new(resources.len());
     let mut ready = vec![false; prefixes.len()];
     let mut lost_since: Vec<Option<(Instant, String)>> = vec![None; prefixes.len()];
     let mut dirty: BTreeSet<usize> = BTreeSet::new();
@@ -170,13 +203,7 @@ async fn watch_loop(
                                 tracing::info!(prefix = %prefixes[i], "watch recovered");
                             }
                             ready[i] = true;
-                            let changed = apply(&mut snapshot, &prefixes[i], ev);
-                            for slot in &mut stores {
-                                match (slot.as_mut(), changed.as_deref()) {
-                                    (Some(store), Some(keys)) => store.update(&snapshot, Some(keys)),
-                                    _ => *slot = None,
-                                }
-                            }
+                            let changed = views.apply(&prefixes[i], ev);
                             mark_dirty(resources, &prefixes[i], changed.as_deref(), &mut dirty);
                         }
                         Msg::Failed(i, e) => {
@@ -191,13 +218,13 @@ async fn watch_loop(
                 // Without a debounce the render is due now: do it here rather than through a
                 // timer, whose millisecond ticks would add up to 1 ms to every change.
                 if pending.take_due(Instant::now()) {
-                    render_dirty(cfg, resources, &prefixes, &ready, &snapshot, &mut stores, &mut dirty, reloader).await;
+                    render_dirty(cfg, resources, &prefixes, &ready, &mut views, &mut dirty, reloader).await;
                     record_lag(&mut dirty_since);
                 }
             }
             _ = sleep_until(fire.unwrap_or_else(Instant::now)), if fire.is_some() => {
                 pending.take_due(Instant::now());
-                render_dirty(cfg, resources, &prefixes, &ready, &snapshot, &mut stores, &mut dirty, reloader).await;
+                render_dirty(cfg, resources, &prefixes, &ready, &mut views, &mut dirty, reloader).await;
                 record_lag(&mut dirty_since);
             }
             _ = health_tick.tick() => {
@@ -227,8 +254,7 @@ async fn render_dirty(
     resources: &[Resource],
     prefixes: &[Key],
     ready: &[bool],
-    snapshot: &KvSnapshot,
-    stores: &mut [Option<ConfdStore>],
+    views: &mut Views,
     dirty: &mut BTreeSet<usize>,
     reloader: &Reloader,
 ) {
@@ -253,8 +279,7 @@ async fn render_dirty(
     };
     for r in todo {
         let resource = &resources[r];
-        let store = stores[r].get_or_insert_with(|| resource.template.store(snapshot));
-        match process(resource, store, cfg, write_fsync).await {
+        match process(resource, views.store(r, resource), cfg, write_fsync).await {
             Ok(Processed::Written { reload }) => {
                 reloader.submit(deferred.then(|| resource.spec.dest.clone()), reload)
             }
