@@ -37,12 +37,15 @@ impl Namespace {
         Key::new(s).ok()
     }
 
+    /// Our key for etcd key `raw`, when it is inside the namespace and contained in `prefix`.
+    pub(crate) fn key_under(&self, raw: &[u8], prefix: &Key) -> Option<Key> {
+        let key = self.decode(raw)?;
+        prefix_contains(prefix.as_str(), key.as_str()).then_some(key)
+    }
+
     /// `kv` as a pair, when its key is inside the namespace and contained in `prefix`.
     pub(crate) fn pair_under(&self, kv: &KeyValue, prefix: &Key) -> Option<KvPair> {
-        let key = self.decode(kv.key())?;
-        if !prefix_contains(prefix.as_str(), key.as_str()) {
-            return None;
-        }
+        let key = self.key_under(kv.key(), prefix)?;
         Some(KvPair {
             key,
             value: Bytes::copy_from_slice(kv.value()),

@@ -88,6 +88,7 @@ mod config;
 mod error;
 mod keys;
 mod lease;
+mod snapshot;
 mod watch;
 
 use async_trait::async_trait;

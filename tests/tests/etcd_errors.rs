@@ -144,6 +144,22 @@ async fn auth_failures_are_typed_and_never_show_the_password() {
     let err = reader.get(&key("/secret/x")).await.unwrap_err();
     assert!(matches!(err, Error::PermissionDenied { .. }), "{err:?}");
 
+    // Lists name the prefix refused: one prefix (plain ranges), several (one transaction).
+    assert_eq!(reader.list(&[key("/ro/")]).await.unwrap().pairs.len(), 1);
+    let err = reader.list(&[key("/secret")]).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::PermissionDenied { key: Some(k), .. } if k == "/secret"),
+        "{err:?}"
+    );
+    let err = reader
+        .list(&[key("/ro/"), key("/secret")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::PermissionDenied { key: Some(k), .. } if k.contains("/secret")),
+        "{err:?}"
+    );
+
     // A watch the user may not read ends with PermissionDenied (not an endless retry).
     let mut w = reader.watch_prefix(&key("/secret"), None).await.unwrap();
     match tokio::time::timeout(FAST, w.next())

@@ -39,10 +39,25 @@ async fn list_and_watch_reset_cover_a_prefix_spanning_several_pages() {
     let snap = kv.list(&[Key::new("/big").unwrap()]).await.unwrap();
     assert_eq!(snap.pairs.len(), N);
     assert!(snap.pairs.keys().all(|k| k.as_str().starts_with("/big/")));
-    assert_eq!(
-        snap.pairs[&Key::new("/big/k04499").unwrap()].value,
-        format!("10.0.17.147:80 {pad}")
-    );
+    // Every value whole and with its own key (values of a page share one buffer).
+    for (i, (key, pair)) in snap.pairs.iter().enumerate() {
+        assert_eq!(key.as_str(), format!("/big/k{i:05}"));
+        assert_eq!(&pair.key, key);
+        assert_eq!(pair.value, format!("10.0.{}.{}:80 {pad}", i / 256, i % 256));
+    }
+
+    // Several prefixes are read in one transaction; the long one goes on in pages at the
+    // transaction's revision.
+    let both = kv
+        .list(&[Key::new("/big").unwrap(), Key::new("/bigger").unwrap()])
+        .await
+        .unwrap();
+    assert_eq!(both.revision, snap.revision);
+    let mut expected = snap.pairs.clone();
+    let beside = Key::new("/bigger/x").unwrap();
+    expected.insert(beside.clone(), both.pairs[&beside].clone());
+    assert_eq!(both.pairs, expected);
+    assert_eq!(both.pairs[&beside].value, "beside");
 
     let mut watch = kv
         .watch_prefix(&Key::new("/big").unwrap(), None)

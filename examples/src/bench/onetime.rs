@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use discovery_core::Result;
-use etcd_client::Client;
+use etcd_client::{Client, GetOptions};
 
 use super::data::{self, ConfdDir};
 use super::servers::EtcdProc;
@@ -19,6 +19,12 @@ pub async fn run(opts: &Opts) -> Result<Figures> {
         .await
         .map_err(|e| fail(e.to_string()))?;
     data::load_etcd(&client, keys).await?;
+    if opts
+        .str("probe-ranges")
+        .is_some_and(|v| v != "0" && v != "false")
+    {
+        probe_ranges(&client).await?;
+    }
     let dir = ConfdDir::new()?;
     let confd = data::sibling_binary("confd")?;
     let timing = dir.dir.path().join("time.out");
@@ -67,4 +73,74 @@ pub async fn run(opts: &Opts) -> Result<Figures> {
     f.push("peak RSS (maxrss)", maxrss_kb / 1024.0, "MB");
     f.push("output size", written.len() as f64 / 1024.0, "KiB");
     Ok(f)
+}
+
+/// `--probe-ranges true`: before confd runs, times (on stderr) etcd's answer to Range requests of
+/// several shapes over the loaded keys, three rounds each: a limit of 1 (etcd 3.4 still walks
+/// the whole range to count it), count only, keys only, everything in one reply, and pages of
+/// 10,000 / 25,000 / 50,000 keys pinned to one revision. Client-side decoding is included; the
+/// figures are not part of the scenario's table.
+async fn probe_ranges(client: &Client) -> Result<()> {
+    let (start, end) = (data::PREFIX.as_bytes().to_vec(), range_end(data::PREFIX));
+    let mut kv = client.kv_client().max_decoding_message_size(256 << 20);
+    let range = || GetOptions::new().with_range(end.clone());
+    for round in 1..=3 {
+        let shapes = [
+            ("limit 1", range().with_limit(1)),
+            ("count only", range().with_count_only()),
+            ("keys only, one reply", range().with_keys_only()),
+            ("one reply", range()),
+        ];
+        let mut rev = 0;
+        for (name, o) in shapes {
+            let t = Instant::now();
+            let r = kv
+                .get(start.clone(), Some(o))
+                .await
+                .map_err(|e| fail(e.to_string()))?;
+            rev = r.header().map(|h| h.revision()).unwrap_or(0);
+            eprintln!(
+                "probe {round}: {name}: {:.1} ms ({} keys returned)",
+                t.elapsed().as_secs_f64() * 1e3,
+                r.kvs().len()
+            );
+        }
+        for page in [10_000i64, 25_000, 50_000] {
+            let t = Instant::now();
+            let (mut from, mut n, mut requests) = (start.clone(), 0, 0);
+            loop {
+                let o = range().with_limit(page).with_revision(rev);
+                let r = kv
+                    .get(from.clone(), Some(o))
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                n += r.kvs().len();
+                requests += 1;
+                match r.kvs().last() {
+                    Some(last) if r.more() => {
+                        from = last.key().to_vec();
+                        from.push(0);
+                    }
+                    _ => break,
+                }
+            }
+            eprintln!(
+                "probe {round}: pages of {page}: {:.1} ms ({n} keys, {requests} requests)",
+                t.elapsed().as_secs_f64() * 1e3
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The end of the range of keys starting with `prefix`.
+fn range_end(prefix: &str) -> Vec<u8> {
+    let mut end = prefix.as_bytes().to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
 }
