@@ -65,12 +65,14 @@ impl GoObject for KvPair {
     }
 }
 
-/// One key of the store: its prefix-relative name (a range of [`MemKv::names`]) and its value.
-#[derive(Debug, Clone)]
+/// One key of the store: its prefix-relative name (a range of [`MemKv::names`]) and its value
+/// (a range of [`MemKv::values`]).
+#[derive(Debug, Clone, Copy)]
 struct Entry {
     start: u32,
     end: u32,
-    value: Bytes,
+    value_start: u32,
+    value_end: u32,
 }
 
 /// The keys one template resource sees, sorted by prefix-relative key.
@@ -83,8 +85,10 @@ struct Entry {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct MemKv {
     names: String,
+    values: Vec<u8>,
     entries: Vec<Entry>,
-    /// Bytes of `names` no entry points to any more (removed keys), reclaimed by compaction.
+    /// Bytes of `names` and `values` no entry points to any more (removed keys, replaced
+    /// values), reclaimed by compaction.
     garbage: usize,
     /// Every key was stored under its canonical name ([`canonical_name`]): names and keys
     /// correspond one to one, so a changed key can be applied on its own.
@@ -163,9 +167,20 @@ pub(crate) fn build_store(
     prefix: &str,
     fetches: &[Key],
 ) -> (MemKv, BTreeSet<Dependency>) {
+    // Sized exactly up front: growing by doubling would hold up to twice the entries (and a
+    // copy while growing) at 100,000 keys.
+    let (count, name_bytes, value_bytes) = fetches
+        .iter()
+        .flat_map(|f| kv.under(f))
+        .fold((0, 0, 0), |(n, k, v), p| {
+            (n + 1, k + p.key.as_str().len(), v + p.value.len())
+        });
     let mut store = MemKv {
+        names: String::with_capacity(name_bytes),
+        values: Vec::with_capacity(value_bytes),
+        entries: Vec::with_capacity(count),
+        garbage: 0,
         canonical: true,
-        ..MemKv::default()
     };
     let mut used = BTreeSet::new();
     for fetch in fetches {
@@ -178,13 +193,8 @@ pub(crate) fn build_store(
                     relative(raw, prefix)
                 }
             };
-            let start = store.names.len();
-            store.names.push_str(&name);
-            store.entries.push(Entry {
-                start: offset(start),
-                end: offset(store.names.len()),
-                value: pair.value.clone(),
-            });
+            let entry = store.append(&name, &pair.value);
+            store.entries.push(entry);
         }
         used.insert(Dependency::Prefix(fetch.clone()));
     }
@@ -197,6 +207,7 @@ pub(crate) fn build_store(
         // key win as it does in confd's map.
         let MemKv {
             names,
+            values,
             mut entries,
             canonical,
             ..
@@ -208,7 +219,7 @@ pub(crate) fn build_store(
         for e in entries {
             match deduped.last_mut() {
                 Some(last) if name(last) == name(&e) => {
-                    garbage += (e.end - e.start) as usize;
+                    garbage += last.len();
                     *last = e;
                 }
                 _ => deduped.push(e),
@@ -216,6 +227,7 @@ pub(crate) fn build_store(
         }
         store = MemKv {
             names,
+            values,
             entries: deduped,
             garbage,
             canonical,
@@ -224,7 +236,8 @@ pub(crate) fn build_store(
     (store, used)
 }
 
-/// A name offset; stores past 4 GiB of key names are not a use case (confd's hold them in a map).
+/// An offset into the names or values; stores past 4 GiB of names or values are not a use case
+/// (etcd's own database is limited to 8 GiB, 2 GiB by default).
 fn offset(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
@@ -249,6 +262,17 @@ impl<'a> Pattern<'a> {
             }
             Some(_) => Pattern::General(pattern),
         }
+    }
+}
+
+impl Entry {
+    fn value_len(&self) -> usize {
+        (self.value_end - self.value_start) as usize
+    }
+
+    /// The bytes of names and values the entry holds.
+    fn len(&self) -> usize {
+        (self.end - self.start) as usize + self.value_len()
     }
 }
 
@@ -290,17 +314,35 @@ impl MemKv {
         self.entries.binary_search_by(|e| self.name(e).cmp(name))
     }
 
-    fn upsert(&mut self, name: &str, value: &Bytes) {
+    /// Copies `name` and `value` to the end of the names and values; the entry for them.
+    fn append(&mut self, name: &str, value: &[u8]) -> Entry {
+        let (start, value_start) = (self.names.len(), self.values.len());
+        self.names.push_str(name);
+        self.values.extend_from_slice(value);
+        Entry {
+            start: offset(start),
+            end: offset(self.names.len()),
+            value_start: offset(value_start),
+            value_end: offset(self.values.len()),
+        }
+    }
+
+    fn upsert(&mut self, name: &str, value: &[u8]) {
         match self.position(name) {
-            Ok(i) => self.entries[i].value = value.clone(),
+            Ok(i) => {
+                let old = self.entries[i];
+                if self.raw_value(&old) == value {
+                    return;
+                }
+                let start = self.values.len();
+                self.values.extend_from_slice(value);
+                let e = &mut self.entries[i];
+                e.value_start = offset(start);
+                e.value_end = offset(self.values.len());
+                self.garbage += old.value_len();
+            }
             Err(i) => {
-                let start = self.names.len();
-                self.names.push_str(name);
-                let entry = Entry {
-                    start: offset(start),
-                    end: offset(self.names.len()),
-                    value: value.clone(),
-                };
+                let entry = self.append(name, value);
                 self.entries.insert(i, entry);
             }
         }
@@ -309,38 +351,48 @@ impl MemKv {
     fn remove(&mut self, name: &str) {
         if let Ok(i) = self.position(name) {
             let e = self.entries.remove(i);
-            self.garbage += (e.end - e.start) as usize;
+            self.garbage += e.len();
         }
     }
 
-    /// Rewrites the names without the removed ones once they are most of the string.
+    /// Rewrites names and values without the unused ones once they are most of the bytes.
     fn compact_if_wasteful(&mut self) {
-        if self.garbage < 4096 || self.garbage * 2 < self.names.len() {
+        let total = self.names.len() + self.values.len();
+        if self.garbage < 4096 || self.garbage * 2 < total {
             return;
         }
-        let mut names = String::with_capacity(self.names.len() - self.garbage);
-        for e in &mut self.entries {
-            let start = names.len();
-            names.push_str(&self.names[e.start as usize..e.end as usize]);
-            e.start = offset(start);
-            e.end = offset(names.len());
+        let old = std::mem::take(self);
+        let mut fresh = MemKv {
+            names: String::with_capacity(old.names.len()),
+            values: Vec::with_capacity(old.values.len()),
+            entries: Vec::with_capacity(old.entries.len()),
+            garbage: 0,
+            canonical: old.canonical,
+        };
+        for e in &old.entries {
+            let entry = fresh.append(old.name(e), old.raw_value(e));
+            fresh.entries.push(entry);
         }
-        self.names = names;
-        self.garbage = 0;
+        *self = fresh;
+    }
+
+    fn raw_value(&self, e: &Entry) -> &[u8] {
+        &self.values[e.value_start as usize..e.value_end as usize]
     }
 
     fn value<'s>(&'s self, e: &'s Entry) -> Cow<'s, str> {
         // The plain check is several times faster than the lossy decoder on valid text.
-        match std::str::from_utf8(&e.value) {
+        let raw = self.raw_value(e);
+        match std::str::from_utf8(raw) {
             Ok(s) => Cow::Borrowed(s),
-            Err(_) => String::from_utf8_lossy(&e.value),
+            Err(_) => String::from_utf8_lossy(raw),
         }
     }
 
     fn pair(&self, e: &Entry) -> KvPair {
         KvPair {
             key: Arc::from(self.name(e)),
-            value: e.value.clone(),
+            value: Bytes::copy_from_slice(self.raw_value(e)),
         }
     }
 
