@@ -51,6 +51,33 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
+/// Watch mode's path: one key changes, the resource's kept store is updated for it, and the
+/// template renders from the store.
+fn render_after_one_change(c: &mut Criterion) {
+    let template = template();
+    let mut group = c.benchmark_group("nginx_upstream_one_change");
+    group.sample_size(20);
+    for n in [1_000, 10_000, 100_000] {
+        let mut kv = (*data(n).kv).clone();
+        let mut store = template.store(&kv);
+        let keys: Vec<Key> = kv.pairs.keys().cloned().collect();
+        let mut i = 0usize;
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(BenchmarkId::from_parameter(n), |b| {
+            b.iter(|| {
+                i += 1;
+                let key = &keys[(i * 7919) % keys.len()];
+                if let Some(pair) = kv.pairs.get_mut(key) {
+                    pair.value = format!("10.9.{}.{}:80", (i >> 8) & 255, i & 255).into();
+                }
+                store.update(&kv, Some(std::slice::from_ref(key)));
+                template.render_store(&store).expect("renders")
+            })
+        });
+    }
+    group.finish();
+}
+
 fn parse(c: &mut Criterion) {
     c.bench_function("parse_nginx_upstream", |b| b.iter(template));
 }
@@ -60,6 +87,7 @@ fn parse(c: &mut Criterion) {
 fn main() {
     let mut c = Criterion::default().configure_from_args();
     render(&mut c);
+    render_after_one_change(&mut c);
     parse(&mut c);
     c.final_summary();
 }
