@@ -40,7 +40,11 @@ pub struct ConsulConfig {
     /// `<namespace>.<service>` (so a namespace cannot contain `.` or `/`). Default none (plain keys and service names, as consul-template
     /// and other tools see them).
     pub namespace: Option<String>,
-    /// How long one blocking query may wait for a change (`?wait=`). Default 60 s.
+    /// How long one blocking query may wait for a change (`?wait=`). Default 60 s, as
+    /// consul-template's `block_query_wait`. Consul answers after at most this plus a random
+    /// jitter of up to 1/16 of it (so an idle watch is re-issued every 60–63.75 s by default),
+    /// caps it at 10 min, and waits 5 min when a client sends no `wait` at all. A longer wait
+    /// means fewer requests while nothing changes, never slower updates.
     #[serde(with = "duration_str")]
     pub wait: Duration,
     /// `DeregisterCriticalServiceAfter` of the TTL check of every registration: how long the

@@ -10,6 +10,7 @@ use bytes::Bytes;
 use discovery_core::{Error, Result};
 use reqwest::Method;
 
+use crate::plain::Plain;
 use crate::ConsulConfig;
 
 pub(crate) const BACKEND: &str = "consul";
@@ -55,9 +56,17 @@ impl Response {
     }
 }
 
+/// How requests reach the agent.
+enum Transport {
+    /// `http://` without TLS settings: the small keep-alive HTTP/1.1 client of `plain.rs`.
+    Plain(Plain),
+    /// `https://` (or TLS settings): `reqwest` over rustls.
+    Tls(reqwest::Client),
+}
+
 /// The agent's HTTP API.
 pub(crate) struct Http {
-    client: reqwest::Client,
+    transport: Transport,
     base: String,
     /// `X-Consul-Token`, marked sensitive.
     token: Option<reqwest::header::HeaderValue>,
@@ -79,6 +88,37 @@ impl fmt::Debug for Http {
 
 impl Http {
     pub(crate) fn new(cfg: &ConsulConfig) -> Result<Self> {
+        let base = cfg.address.trim_end_matches('/').to_owned();
+        // TLS settings with an `http://` address keep going through reqwest, as before (their
+        // files are still read and checked).
+        let transport = if base.starts_with("http://") && cfg.tls.is_none() {
+            Transport::Plain(Plain::new(&base))
+        } else {
+            Transport::Tls(Self::tls_client(cfg)?)
+        };
+        let token = match &cfg.token {
+            Some(t) => {
+                let mut v = reqwest::header::HeaderValue::from_str(t).map_err(|_| {
+                    Error::invalid_config("token", "contains characters not allowed in a header")
+                })?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
+        };
+        Ok(Http {
+            transport,
+            base,
+            token,
+            datacenter: cfg.datacenter.clone(),
+            timeout: cfg.request_timeout,
+            total: AtomicU64::new(0),
+            per_path: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The `reqwest` client of an `https://` agent (or of one with TLS settings).
+    fn tls_client(cfg: &ConsulConfig) -> Result<reqwest::Client> {
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
             .connect_timeout(cfg.request_timeout)
@@ -110,28 +150,9 @@ impl Http {
                 builder = builder.identity(id);
             }
         }
-        let client = builder.build().map_err(|e| Error::InvalidConfig {
+        builder.build().map_err(|e| Error::InvalidConfig {
             key: "consul".into(),
             reason: e.to_string(),
-        })?;
-        let token = match &cfg.token {
-            Some(t) => {
-                let mut v = reqwest::header::HeaderValue::from_str(t).map_err(|_| {
-                    Error::invalid_config("token", "contains characters not allowed in a header")
-                })?;
-                v.set_sensitive(true);
-                Some(v)
-            }
-            None => None,
-        };
-        Ok(Http {
-            client,
-            base: cfg.address.trim_end_matches('/').to_owned(),
-            token,
-            datacenter: cfg.datacenter.clone(),
-            timeout: cfg.request_timeout,
-            total: AtomicU64::new(0),
-            per_path: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -145,43 +166,79 @@ impl Http {
         body: Option<Bytes>,
         blocking_wait: Option<Duration>,
     ) -> Result<Response> {
-        let mut url = format!("{}/v1/{}", self.base, path);
+        let mut target = format!("/v1/{path}");
         let mut sep = '?';
         let dc = self.datacenter.as_ref().map(|dc| ("dc", dc.clone()));
         for (k, v) in query.iter().cloned().chain(dc) {
-            url.push(sep);
+            target.push(sep);
             sep = '&';
-            url.push_str(k);
+            target.push_str(k);
             if !v.is_empty() {
-                url.push('=');
-                url.push_str(&encode(&v, false));
+                target.push('=');
+                target.push_str(&encode(&v, false));
             }
         }
         let timeout = self.timeout + blocking_wait.map_or(Duration::ZERO, |w| w + w / 16);
-        let mut req = self.client.request(method, &url).timeout(timeout);
-        if let Some(token) = &self.token {
-            req = req.header("X-Consul-Token", token.clone());
-        }
-        if let Some(body) = body {
-            req = req.body(body);
-        }
         self.count(path);
-        let resp = req.send().await.map_err(|e| transport_error(&e, timeout))?;
-        let status = resp.status().as_u16();
-        let index = resp
-            .headers()
-            .get("X-Consul-Index")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| transport_error(&e, timeout))?;
-        Ok(Response {
-            status,
-            index,
-            body,
-        })
+        match &self.transport {
+            Transport::Plain(plain) => {
+                let token = self
+                    .token
+                    .as_ref()
+                    .and_then(|t| std::str::from_utf8(t.as_bytes()).ok());
+                let body = body.unwrap_or_default();
+                let with_body = !body.is_empty() || !matches!(method, Method::GET | Method::HEAD);
+                let head = plain.head(
+                    method.as_str(),
+                    &target,
+                    token,
+                    with_body.then_some(body.len()),
+                );
+                let answer =
+                    tokio::time::timeout(timeout, plain.request(&head, &body, self.timeout))
+                        .await
+                        .map_err(|_| Error::Timeout {
+                            backend: BACKEND,
+                            operation: "request",
+                            after: timeout,
+                        })?
+                        .map_err(|e| Error::Unavailable {
+                            backend: BACKEND,
+                            source: Box::new(Failure(format!("request to /v1/{path}: {e}"))),
+                        })?;
+                Ok(Response {
+                    status: answer.status,
+                    index: answer.index,
+                    body: answer.body,
+                })
+            }
+            Transport::Tls(client) => {
+                let url = format!("{}{target}", self.base);
+                let mut req = client.request(method, &url).timeout(timeout);
+                if let Some(token) = &self.token {
+                    req = req.header("X-Consul-Token", token.clone());
+                }
+                if let Some(body) = body {
+                    req = req.body(body);
+                }
+                let resp = req.send().await.map_err(|e| transport_error(&e, timeout))?;
+                let status = resp.status().as_u16();
+                let index = resp
+                    .headers()
+                    .get("X-Consul-Index")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.parse().ok());
+                let body = resp
+                    .bytes()
+                    .await
+                    .map_err(|e| transport_error(&e, timeout))?;
+                Ok(Response {
+                    status,
+                    index,
+                    body,
+                })
+            }
+        }
     }
 
     fn count(&self, path: &str) {

@@ -12,6 +12,10 @@
 //!   (`/a/b` is Consul's `a/b`), with recursive blocking queries for watches.
 //! - [`ConsulBackend::services`] / [`ConsulBackend::watch_services`]: the catalog's service list.
 //!
+//! A plain `http://` agent is spoken to with a small built-in HTTP/1.1 client (keep-alive, no
+//! buffer held while a blocking query waits); `https://` (or any TLS setting) goes through
+//! `reqwest` with rustls.
+//!
 //! Blocking queries follow Consul's rules: the index resets when it goes backwards (a consumer
 //! then gets a `Reset`), is never 0 after the first call, requests go through a token bucket
 //! (burst 2, 10/s), errors are retried with jittered backoff, and an answer is published only
@@ -36,6 +40,7 @@ mod health;
 mod http;
 mod hub;
 mod kv;
+mod plain;
 mod ratelimit;
 mod registry;
 mod watch;

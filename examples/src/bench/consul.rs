@@ -203,10 +203,17 @@ pub async fn burst(opts: &Opts) -> Result<Figures> {
 }
 
 /// `consul-idle`: `--services` services of one instance each, all rendered, nothing changing for
-/// `--seconds`; HTTP requests counted by a proxy between consul-template and Consul.
+/// `--seconds`; HTTP requests counted by a proxy between consul-template and Consul, and how
+/// long after its previous request each watch's request in the window came (the blocking
+/// query's re-issue interval: its `wait` plus Consul's jitter of up to wait/16).
+/// `--block-query-wait 5m` sets consul-template's `block_query_wait` (a config file).
 pub async fn idle(opts: &Opts) -> Result<Figures> {
     let services: usize = opts.num("services", 100)?;
     let period = opts.secs("seconds", 60.0)?;
+    let block_wait: Option<String> = opts
+        .num("block-query-wait", String::new())
+        .ok()
+        .filter(|s| !s.is_empty());
     let consul = ConsulProc::start().await?;
     let api = ConsulApi::new(&consul.addr);
     for i in 0..services {
@@ -215,10 +222,18 @@ pub async fn idle(opts: &Opts) -> Result<Figures> {
     }
     let proxy = CountingProxy::start(consul.addr.clone()).await?;
     let dir = CtDir::new(ALL_SERVICES)?;
+    let mut extra = Vec::new();
+    if let Some(w) = &block_wait {
+        let conf = dir.dir.path().join("ct.hcl");
+        std::fs::write(&conf, format!("block_query_wait = \"{w}\"\n"))
+            .map_err(|e| fail(e.to_string()))?;
+        extra = vec!["-config".to_owned(), conf.display().to_string()];
+    }
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let mut watch = FileWatch::new(&dir.dest)?;
     let ct = data::spawn_logged(
         &data::sibling_binary("consul-template")?,
-        &dir.args(&proxy.addr, &[]),
+        &dir.args(&proxy.addr, &extra),
         &dir.dir.path().join("consul-template.log"),
     )?;
     let pid = ct
@@ -233,9 +248,21 @@ pub async fn idle(opts: &Opts) -> Result<Figures> {
         })
         .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (req0, before) = (proxy.count(), procstat::sample(pid)?);
+    let (req0, before, t0) = (proxy.count(), procstat::sample(pid)?, Instant::now());
     let writes = watch.drain_for(period).await;
-    let (req1, after) = (proxy.count(), procstat::sample(pid)?);
+    let (req1, after, t1) = (proxy.count(), procstat::sample(pid)?, Instant::now());
+    // For each request in the window, the time since the previous request on the same path.
+    let seen = proxy.seen();
+    let mut last: std::collections::HashMap<&str, Instant> = std::collections::HashMap::new();
+    let mut intervals = Vec::new();
+    for (at, path) in &seen {
+        if let Some(prev) = last.insert(path.as_str(), *at) {
+            if *at >= t0 && *at <= t1 {
+                intervals.push(at.duration_since(prev).as_secs_f64());
+            }
+        }
+    }
+    intervals.sort_by(f64::total_cmp);
     let mut f = Figures::default();
     f.push("window", period.as_secs_f64(), "s");
     f.push("HTTP requests until the first render", req0 as f64, "count");
@@ -253,6 +280,22 @@ pub async fn idle(opts: &Opts) -> Result<Figures> {
     f.push("consul-template RSS (VmRSS)", after.rss_mb(), "MB");
     f.push("consul-template peak RSS (VmHWM)", after.hwm_mb(), "MB");
     f.push("file writes in window", writes as f64, "count");
+    f.push(
+        "re-issued queries in window",
+        intervals.len() as f64,
+        "count",
+    );
+    let (lo, hi) = (
+        intervals.first().copied().unwrap_or(f64::NAN),
+        intervals.last().copied().unwrap_or(f64::NAN),
+    );
+    f.push("re-issue interval min", lo, "s");
+    f.push(
+        "re-issue interval median",
+        super::stats::median(&intervals),
+        "s",
+    );
+    f.push("re-issue interval max", hi, "s");
     drop(ct);
     Ok(f)
 }

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use discovery_core::Result;
 use tempfile::TempDir;
@@ -149,13 +149,18 @@ impl CtDir {
     }
 }
 
-/// A TCP proxy to `upstream` that counts HTTP/1.1 request lines sent through it.
+/// One request seen by a [`CountingProxy`]: when, and its path without the query.
+pub type Seen = (std::time::Instant, String);
+
+/// A TCP proxy to `upstream` that counts HTTP/1.1 request lines sent through it and records
+/// when each was seen, with its path.
 #[derive(Debug)]
 pub struct CountingProxy {
     /// `127.0.0.1:<port>` to point the client at.
     pub addr: String,
     /// Requests seen so far.
     pub requests: Arc<AtomicU64>,
+    seen: Arc<Mutex<Vec<Seen>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -176,13 +181,14 @@ impl CountingProxy {
             .map_err(|e| fail(e.to_string()))?
             .to_string();
         let requests = Arc::new(AtomicU64::new(0));
-        let counter = requests.clone();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (counter, log) = (requests.clone(), seen.clone());
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let (upstream, counter) = (upstream.clone(), counter.clone());
+                let (upstream, counter, log) = (upstream.clone(), counter.clone(), log.clone());
                 tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(&upstream).await {
-                        relay(client, server, counter).await;
+                        relay(client, server, counter, log).await;
                     }
                 });
             }
@@ -190,6 +196,7 @@ impl CountingProxy {
         Ok(CountingProxy {
             addr,
             requests,
+            seen,
             task,
         })
     }
@@ -198,22 +205,35 @@ impl CountingProxy {
     pub fn count(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
+
+    /// Every request seen so far, in order.
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().map(|v| v.clone()).unwrap_or_default()
+    }
 }
 
-async fn relay(client: TcpStream, server: TcpStream, counter: Arc<AtomicU64>) {
+async fn relay(
+    client: TcpStream,
+    server: TcpStream,
+    counter: Arc<AtomicU64>,
+    log: Arc<Mutex<Vec<Seen>>>,
+) {
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let up = async move {
         let mut buf = vec![0u8; 16 * 1024];
-        let mut tail: Vec<u8> = Vec::new();
+        let mut line: Vec<u8> = Vec::new();
         while let Ok(n) = cr.read(&mut buf).await {
             if n == 0 || sw.write_all(&buf[..n]).await.is_err() {
                 break;
             }
-            tail.extend_from_slice(&buf[..n]);
-            counter.fetch_add(count_request_lines(&tail), Ordering::Relaxed);
-            let keep = tail.len().saturating_sub(REQUEST_LINE_END.len() - 1);
-            tail.drain(..keep);
+            let now = std::time::Instant::now();
+            for path in request_lines(&mut line, &buf[..n]) {
+                counter.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut l) = log.lock() {
+                    l.push((now, path));
+                }
+            }
         }
         let _ = sw.shutdown().await;
     };
@@ -224,13 +244,28 @@ async fn relay(client: TcpStream, server: TcpStream, counter: Arc<AtomicU64>) {
     tokio::join!(up, down);
 }
 
-const REQUEST_LINE_END: &[u8] = b" HTTP/1.1\r\n";
+const REQUEST_LINE_END: &[u8] = b" HTTP/1.1\r";
 
-fn count_request_lines(bytes: &[u8]) -> u64 {
-    bytes
-        .windows(REQUEST_LINE_END.len())
-        .filter(|w| *w == REQUEST_LINE_END)
-        .count() as u64
+/// The paths (without query) of the HTTP/1.1 request lines completed by `bytes`; `line` keeps
+/// the unfinished last line between calls.
+fn request_lines(line: &mut Vec<u8>, bytes: &[u8]) -> Vec<String> {
+    let mut out = Vec::new();
+    for &b in bytes {
+        if b != b'\n' {
+            // Only the start of a long line (a body) matters.
+            if line.len() < 4096 {
+                line.push(b);
+            }
+            continue;
+        }
+        if line.ends_with(REQUEST_LINE_END) {
+            let text = String::from_utf8_lossy(line);
+            let target = text.split(' ').nth(1).unwrap_or("");
+            out.push(target.split('?').next().unwrap_or("").to_owned());
+        }
+        line.clear();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -238,10 +273,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn counts_request_lines() {
-        let two = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert_eq!(count_request_lines(two), 2);
-        assert_eq!(count_request_lines(b"GET /a HTTP/1.1\r"), 0);
+    fn finds_request_lines() {
+        let mut line = Vec::new();
+        let two = b"GET /a?index=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert_eq!(request_lines(&mut line, two), ["/a", "/b"]);
+        assert!(request_lines(&mut line, b"PUT /c HTTP/1.1").is_empty());
+        assert_eq!(request_lines(&mut line, b"\r\n\r\n"), ["/c"]);
     }
 
     #[test]

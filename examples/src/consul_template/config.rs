@@ -93,6 +93,10 @@ pub struct CtConfig {
     pub dry: bool,
     /// Global quiescence.
     pub wait: Option<Wait>,
+    /// `block_query_wait` (config files only): how long each blocking query waits for a change
+    /// (`?wait=`). `None`: consul-template's default, 60 s (`ConsulConfig`'s default too).
+    /// Consul caps it at 10 min and adds up to 1/16 of it as jitter.
+    pub block_query_wait: Option<Duration>,
     /// `-log-level` (default `warn`, as consul-template).
     pub log_level: String,
 }
@@ -106,6 +110,7 @@ impl std::fmt::Debug for CtConfig {
             .field("once", &self.once)
             .field("dry", &self.dry)
             .field("wait", &self.wait)
+            .field("block_query_wait", &self.block_query_wait)
             .field("log_level", &self.log_level)
             .finish()
     }

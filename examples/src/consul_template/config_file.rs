@@ -24,6 +24,9 @@ impl CtConfig {
         if let Some(w) = obj.get("wait") {
             self.wait = Some(wait_value(w)?);
         }
+        if let Some(w) = obj.get("block_query_wait") {
+            self.block_query_wait = Some(duration_value(w, "block_query_wait")?);
+        }
         if let Some(l) = str_field(obj, "log_level")? {
             self.log_level = l;
         }
@@ -230,6 +233,7 @@ mod tests {
             dir.path().join("a.hcl"),
             r#"
 consul { address = "10.0.0.1:8500" }
+block_query_wait = "5m"
 wait {
   min = "1s"
   max = "3s"
@@ -267,6 +271,7 @@ template {
             "token leaked in Debug"
         );
         assert_eq!(cfg.wait.map(|w| w.max), Some(Duration::from_secs(3)));
+        assert_eq!(cfg.block_query_wait, Some(Duration::from_secs(300)));
         let names: Vec<_> = cfg.templates.iter().map(|t| t.name()).collect();
         assert_eq!(names, ["a.out", "b.out", "c.out"]);
         let a = &cfg.templates[0];

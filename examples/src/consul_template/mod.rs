@@ -19,9 +19,11 @@ use tmpl::Tmpl;
 
 /// Runs consul-template with `args` (without the program name); returns the exit code.
 ///
-/// Builds its own runtime: the Consul variables consul-template exports (`CONSUL_HTTP_ADDR`,
-/// `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_HTTP_TOKEN`) are set in the process
-/// environment first, while it has one thread, so templates' `env` and commands see them.
+/// Builds its own runtime, a current-thread one: the work is waiting on sockets and rendering
+/// small files, which one thread does (worker threads would each add a malloc arena). The
+/// Consul variables consul-template exports (`CONSUL_HTTP_ADDR`, `CONSUL_HTTP_SSL`,
+/// `CONSUL_HTTP_SSL_VERIFY`, `CONSUL_HTTP_TOKEN`) are set in the process environment first,
+/// while it has one thread, so templates' `env` and commands see them.
 pub fn main(args: Vec<String>) -> i32 {
     let cfg = match CtConfig::from_args(args.clone()) {
         Ok(c) => c,
@@ -40,8 +42,7 @@ pub fn main(args: Vec<String>) -> i32 {
         Err(e) => return fail(&e),
     };
     export_env(&cfg, &consul);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {
@@ -78,6 +79,10 @@ fn consul_config(cfg: &CtConfig) -> Result<ConsulConfig> {
     }
     if let Some(t) = &cfg.token {
         consul = consul.with_token(t.clone());
+    }
+    // consul-template's `block_query_wait`; both default to 60 s.
+    if let Some(w) = cfg.block_query_wait {
+        consul = consul.with_wait(w);
     }
     Ok(consul)
 }
