@@ -36,7 +36,7 @@ scenarios:
   idle                    [--keys 1000] [--seconds 60]
   consul-latency          [--instances 50] [--changes 100] [--rate 10]
   consul-burst            [--instances 50] [--registrations 300] [--wait 50ms:500ms]
-  consul-idle             [--services 100] [--seconds 60]
+  consul-idle             [--services 100] [--seconds 60] [--block-query-wait 5m (consul-template's block_query_wait)]
 
 Binaries: target/release/confd and consul-template next to this one (build them first), or
 BENCH_CONFD / BENCH_CONSUL_TEMPLATE; servers: /usr/bin/etcd (BENCH_ETCD) and
