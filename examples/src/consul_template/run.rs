@@ -86,6 +86,11 @@ pub async fn watch(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Resu
                         t.quiet.kick(now, wait);
                     }
                 }
+                // Without a wait the render is due now: do it here rather than through a
+                // timer, whose millisecond ticks would add up to 1 ms to every change.
+                if templates.iter().any(|t| t.quiet.due().is_some_and(|d| d <= now)) {
+                    render_due(templates, store, dry).await?;
+                }
             }
             _ = sleep_until(fire.unwrap_or_else(Instant::now)), if fire.is_some() => {
                 render_due(templates, store, dry).await?;
