@@ -77,9 +77,9 @@ struct Entry {
 
 /// The keys one template resource sees, sorted by prefix-relative key.
 ///
-/// Laid out to cost one copy of each name and one reference count per value: the names live in
-/// one string, entries point into it, and a [`KvPair`] object (with its own `Arc<str>` key) is
-/// only made when a template asks for pairs. Watch mode keeps one per resource and brings it up
+/// Laid out to cost one copy of each name and value and no allocation per key: names live in one
+/// string, values in one byte array, 16-byte entries point into both, and a [`KvPair`] object
+/// (with its own `Arc<str>` key) is only made when a template asks for pairs. Watch mode keeps one per resource and brings it up
 /// to date with [`MemKv::update`] (a binary search per changed key) instead of rebuilding it
 /// from the snapshot for every render.
 #[derive(Debug, Default, Clone)]
@@ -294,7 +294,10 @@ impl MemKv {
             if !fetches.iter().any(|f| f.contains(key)) {
                 continue;
             }
-            let Some(name) = canonical_name(key.as_str(), prefix).filter(|_| self.canonical) else {
+            if !self.canonical {
+                return false;
+            }
+            let Some(name) = canonical_name(key.as_str(), prefix) else {
                 return false;
             };
             match kv.pairs.get(key) {
@@ -316,15 +319,22 @@ impl MemKv {
 
     /// Copies `name` and `value` to the end of the names and values; the entry for them.
     fn append(&mut self, name: &str, value: &[u8]) -> Entry {
-        let (start, value_start) = (self.names.len(), self.values.len());
+        let start = self.names.len();
         self.names.push_str(name);
-        self.values.extend_from_slice(value);
+        let (value_start, value_end) = self.push_value(value);
         Entry {
             start: offset(start),
             end: offset(self.names.len()),
-            value_start: offset(value_start),
-            value_end: offset(self.values.len()),
+            value_start,
+            value_end,
         }
+    }
+
+    /// Copies `value` to the end of the values; its range there.
+    fn push_value(&mut self, value: &[u8]) -> (u32, u32) {
+        let start = self.values.len();
+        self.values.extend_from_slice(value);
+        (offset(start), offset(self.values.len()))
     }
 
     fn upsert(&mut self, name: &str, value: &[u8]) {
@@ -334,11 +344,9 @@ impl MemKv {
                 if self.raw_value(&old) == value {
                     return;
                 }
-                let start = self.values.len();
-                self.values.extend_from_slice(value);
+                let (value_start, value_end) = self.push_value(value);
                 let e = &mut self.entries[i];
-                e.value_start = offset(start);
-                e.value_end = offset(self.values.len());
+                (e.value_start, e.value_end) = (value_start, value_end);
                 self.garbage += old.value_len();
             }
             Err(i) => {
