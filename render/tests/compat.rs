@@ -1,4 +1,4 @@
-//! The compatibility suite: every case under `../shared/compat/{confd,consul-template}` rendered
+//! The compatibility suite: every case under `render/tests/compat/{confd,consul-template}` (the in-repo copy) rendered
 //! from its data and compared byte for byte with what the real Go tool produced.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,7 +13,7 @@ use discovery_render::{ConfdTemplate, ConsulTemplate, Dialect, Template, Templat
 use serde_json::Value as Json;
 
 fn compat_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat")
 }
 
 fn cases(dialect: &str) -> Vec<PathBuf> {

@@ -8,7 +8,7 @@ use discovery_render::gotmpl::{GoTemplate, MissingKey, ParseOptions};
 use minijinja::Value;
 
 fn compat_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat")
 }
 
 /// Cases whose templates call no confd/consul-template function.

@@ -125,7 +125,7 @@ fn random_bytes_never_panic() {
 #[test]
 fn truncated_compat_templates_never_panic() {
     let funcs = gotmpl_common::test_funcs();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/compat");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/compat");
     let mut seen = 0;
     for tool in ["confd", "consul-template"] {
         for entry in std::fs::read_dir(root.join(tool)).expect("compat folder") {

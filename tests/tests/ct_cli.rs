@@ -1,5 +1,5 @@
 //! The drop-in `consul-template` binary against a real Consul agent: every consul-template case
-//! of the compatibility suite (`../shared/compat/consul-template`) loaded into Consul and
+//! of the compatibility suite (`render/tests/compat/consul-template`, the in-repo copy) loaded into Consul and
 //! rendered with consul-template's own command line, compared byte for byte; and watch mode.
 
 use std::io::{Read, Write};
@@ -270,7 +270,7 @@ fn run_case(addr: &str, case: &Path) -> Result<(), String> {
 }
 
 fn compat_dir() -> PathBuf {
-    workspace_root().join("../shared/compat/consul-template")
+    workspace_root().join("render/tests/compat/consul-template")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
