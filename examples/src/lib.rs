@@ -9,6 +9,6 @@ pub mod confd;
 pub mod consul_template;
 pub mod goflags;
 pub mod logging;
-pub mod quiesce;
 pub mod register;
 pub mod registrator;
+pub mod signals;

@@ -107,7 +107,7 @@ pub async fn run(
     ttl: Duration,
     probe: Option<(Probe, Duration)>,
 ) -> Result<()> {
-    let mut signals = crate::confd::watch::Signals::new()?;
+    let mut signals = crate::signals::Signals::new()?;
     let mut current: Option<Registration> = None;
     let opts = RegisterOptions::with_ttl(ttl);
     let interval = probe

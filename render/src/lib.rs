@@ -106,6 +106,7 @@ mod builtins;
 pub mod func;
 pub mod gofmt;
 pub mod gotmpl;
+pub mod quiesce;
 pub mod sync;
 pub mod value;
 

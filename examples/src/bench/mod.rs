@@ -94,7 +94,8 @@ pub fn wait_arg(opts: &Opts) -> Result<Option<(String, Duration)>> {
     let Some(w) = opts.str("wait") else {
         return Ok(None);
     };
-    let wait = crate::quiesce::Wait::parse(w).map_err(|e| fail(format!("--wait: {e}")))?;
+    let wait =
+        discovery_render::quiesce::Wait::parse(w).map_err(|e| fail(format!("--wait: {e}")))?;
     Ok(Some((w.to_owned(), wait.max)))
 }
 

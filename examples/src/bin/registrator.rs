@@ -178,12 +178,12 @@ async fn main_inner(f: &FlagSet) -> Result<()> {
     };
     let engine = Engine::connect()?;
     let backend = connect(uri, retry).await?;
-    let mut signals = discovery_examples::confd::watch::Signals::new()?;
+    let mut signals = discovery_examples::signals::Signals::new()?;
     run(engine, backend, config, async move {
         // SIGHUP has nothing to reload here: keep running.
         while !matches!(
             signals.next().await,
-            discovery_examples::confd::watch::Exit::Signal
+            discovery_examples::signals::Exit::Signal
         ) {}
     })
     .await

@@ -10,7 +10,7 @@ use std::time::Duration;
 use discovery_core::{Error, Result};
 
 use crate::goflags::{parse_duration, FlagError, FlagSet, Kind};
-use crate::quiesce::Wait;
+use discovery_render::quiesce::Wait;
 use discovery_render::sync::Fsync;
 
 /// Everything the confd CLI runs with.

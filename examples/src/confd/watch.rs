@@ -16,16 +16,9 @@ use tokio::time::{sleep_until, Instant};
 use super::config::ConfdConfig;
 use super::process::{process, Processed, Resource};
 use super::reload::Reloader;
-use crate::quiesce::Quiescence;
+use discovery_render::quiesce::Quiescence;
 
-/// Why the watch loop returned.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// SIGINT or SIGTERM.
-    Signal,
-    /// SIGHUP: the caller reloads `conf.d` and starts again.
-    Reload,
-}
+pub use crate::signals::{Exit, Signals};
 
 /// The prefixes to watch: every resource key, without those contained in another.
 pub fn minimal_prefixes<'a>(keys: impl IntoIterator<Item = &'a Key>) -> Vec<Key> {
@@ -347,39 +340,6 @@ impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         for t in &self.0 {
             t.abort();
-        }
-    }
-}
-
-/// SIGINT/SIGTERM/SIGHUP.
-#[derive(Debug)]
-pub struct Signals {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    /// Installs the handlers.
-    pub fn new() -> Result<Self> {
-        use tokio::signal::unix::{signal, SignalKind};
-        let io = |e| Error::Io {
-            path: "signal handler".into(),
-            source: e,
-        };
-        Ok(Signals {
-            int: signal(SignalKind::interrupt()).map_err(io)?,
-            term: signal(SignalKind::terminate()).map_err(io)?,
-            hup: signal(SignalKind::hangup()).map_err(io)?,
-        })
-    }
-
-    /// The next signal.
-    pub async fn next(&mut self) -> Exit {
-        tokio::select! {
-            _ = self.int.recv() => Exit::Signal,
-            _ = self.term.recv() => Exit::Signal,
-            _ = self.hup.recv() => Exit::Reload,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::goflags::{FlagError, FlagSet, Kind};
 /// consul-template's default `command_timeout`.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub use crate::quiesce::Wait;
+pub use discovery_render::quiesce::Wait;
 
 /// One `template {}` stanza or `-template` flag.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -11,8 +11,8 @@ pub mod tmpl;
 use discovery_consul::{ConsulBackend, ConsulConfig};
 use discovery_core::{Backoff, Error, Result};
 
-use crate::confd::watch::Exit;
 use crate::goflags::FlagError;
+use crate::signals::Exit;
 use config::CtConfig;
 use store::Store;
 use tmpl::Tmpl;

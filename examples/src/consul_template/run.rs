@@ -9,7 +9,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::store::Store;
 use super::tmpl::{Outcome, Tmpl};
-use crate::confd::watch::{Exit, Signals};
+use crate::signals::{Exit, Signals};
 
 /// Runs the commands of the templates that changed, in configuration order; identical
 /// commands run once.

@@ -10,7 +10,7 @@ use discovery_render::{ConsulTemplate, Dialect, Syntax, Template, TemplateOption
 
 use super::config::{TemplateSpec, Wait};
 use super::store::{describe, Store, Watch};
-use crate::quiesce::Quiescence;
+use discovery_render::quiesce::Quiescence;
 
 /// A loaded template and its watch state.
 #[derive(Debug)]

@@ -1,12 +1,10 @@
-//! consul-template's quiescence (`wait`), shared by the `confd` (`-wait`) and `consul-template`
-//! CLIs: the first change starts a `min` timer and records a deadline `max` later; each further
+//! consul-template's quiescence (`wait`), shared by the confd (`-wait`) and consul-template
+//! runners: the first change starts a `min` timer and records a deadline `max` later; each further
 //! change restarts the timer, never past the deadline.
 
 use std::time::Duration;
 
 use tokio::time::Instant;
-
-use crate::goflags::parse_duration;
 
 /// A quiescence window: render once no change came for `min`, but at the latest `max` after the
 /// first change.
@@ -19,7 +17,17 @@ pub struct Wait {
 }
 
 impl Wait {
-    /// Parses `min[:max]`; `max` defaults to 4×`min`.
+    /// Parses `min[:max]`; `max` defaults to 4×`min`. Each part is a Go duration (`50ms`) or a
+    /// bare number of seconds.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use discovery_render::quiesce::Wait;
+    /// let w = Wait::parse("50ms:500ms").unwrap();
+    /// assert_eq!((w.min, w.max), (Duration::from_millis(50), Duration::from_millis(500)));
+    /// assert_eq!(Wait::parse("2s").unwrap().max, Duration::from_secs(8));
+    /// assert!(Wait::parse("2s:1s").is_err());
+    /// ```
     pub fn parse(s: &str) -> Result<Wait, String> {
         let (min, max) = match s.split_once(':') {
             Some((a, b)) => (a, Some(b)),
@@ -71,6 +79,14 @@ impl Quiescence {
             }
             _ => false,
         }
+    }
+}
+
+/// A Go duration (`500ms`, `1m30s`) or a bare number of seconds.
+fn parse_duration(s: &str) -> Option<Duration> {
+    match s.trim().parse::<u64>() {
+        Ok(secs) => Some(Duration::from_secs(secs)),
+        Err(_) => discovery_core::parse_go_duration(s),
     }
 }
 
