@@ -26,6 +26,9 @@ use crate::{Backoff, Error, Health, Result, ServiceInstance};
 ///   itself, and its state goes from [`LeaseState::Reregistering`] back to [`LeaseState::Live`].
 /// - `two_registrations_have_independent_leases`: expiring or deregistering one registration
 ///   never affects another, even of the same service.
+/// - `register_refuses_short_ttl`: a TTL under [`RegisterOptions::MIN_TTL`] (1 s) is refused
+///   with [`Error::InvalidConfig`] naming `ttl` before anything is registered
+///   ([`RegisterOptions::validate`]).
 ///
 /// Keepalives are sent about every TTL/3 (see [`RegisterOptions::keepalive_interval`]).
 #[async_trait]
@@ -101,6 +104,46 @@ impl RegisterOptions {
     pub fn check(mut self, check: HealthCheck) -> Self {
         self.check = Some(check);
         self
+    }
+
+    /// The shortest TTL a registration may have: 1 s. etcd leases are whole seconds and
+    /// Consul's TTL checks are the same; a shorter one would expire between keepalives.
+    pub const MIN_TTL: Duration = Duration::from_secs(1);
+
+    /// Checks the options: the TTL must be at least [`MIN_TTL`](Self::MIN_TTL) and a set
+    /// keepalive interval must be shorter than the TTL. Every [`Registry`] calls this before it
+    /// touches the backend (through [`Registration::start`]), so a bad TTL is refused the same
+    /// way everywhere, with [`Error::InvalidConfig`] naming `ttl`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use discovery_core::RegisterOptions;
+    /// assert!(RegisterOptions::with_ttl(Duration::from_secs(1)).validate().is_ok());
+    /// let err = RegisterOptions::with_ttl(Duration::from_millis(1)).validate().unwrap_err();
+    /// assert!(err.to_string().contains("ttl"), "{err}");
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if self.ttl < Self::MIN_TTL {
+            return Err(Error::invalid_config(
+                "ttl",
+                format!(
+                    "{:?} is below the minimum of 1s (etcd leases and Consul TTL checks are whole seconds)",
+                    self.ttl
+                ),
+            ));
+        }
+        if let Some(every) = self.keepalive_interval {
+            if every.is_zero() || every >= self.ttl {
+                return Err(Error::invalid_config(
+                    "keepalive_interval",
+                    format!(
+                        "{every:?} must be above zero and below the ttl ({:?})",
+                        self.ttl
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn interval(&self) -> Duration {
@@ -314,6 +357,7 @@ impl Registration {
         instance: ServiceInstance,
         opts: RegisterOptions,
     ) -> Result<Registration> {
+        opts.validate()?;
         if let Some(check) = &opts.check {
             if !driver.runs_checks() {
                 tracing::debug!(

@@ -90,7 +90,12 @@ fn render_confd(source: &str, data: &Json) -> discovery_core::Result<Rendered> {
         .name("template.tmpl")
         .env(env);
     let template = Template::parse(source, opts)?;
-    let prefix = data["prefix"].as_str().unwrap_or("/");
+    // `global_prefix` is confd's `-prefix` flag: it replaces the resource's `prefix`.
+    let prefix = data["global_prefix"]
+        .as_str()
+        .filter(|g| !g.is_empty())
+        .or_else(|| data["prefix"].as_str())
+        .unwrap_or("/");
     let keys: Vec<String> = match data["keys"].as_array() {
         Some(a) => a
             .iter()

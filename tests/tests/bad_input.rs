@@ -467,3 +467,86 @@ fn register_refuses_bad_service_names() {
     );
     assert!(err.to_string().contains("web/v1"), "{err}");
 }
+
+/// `register -ttl` below one second (`0s`, `1ms`, `999ms`) is refused before any backend is
+/// opened: exit 1, an error naming `-ttl` and the value, and nothing registered (the memory
+/// backend would otherwise take it; an etcd URL that nothing answers shows that no connection
+/// was even tried, as the run ends at once with the flag error instead of a connect error).
+#[test]
+fn register_refuses_ttl_below_one_second() {
+    for ttl in ["0s", "1ms", "999ms", "0"] {
+        for backend in ["memory://", "etcd://127.0.0.1:1"] {
+            let out = run_to_exit(
+                Command::new(bin("register")).args([
+                    "-backend",
+                    backend,
+                    "-key",
+                    "/test/apache-8001",
+                    "-value",
+                    "127.0.0.1:8001",
+                    "-ttl",
+                    ttl,
+                ]),
+                Duration::from_secs(20),
+            )
+            .unwrap_or_else(|| panic!("register -ttl {ttl} ({backend}) is still running"));
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(
+                out.status.code(),
+                Some(1),
+                "-ttl {ttl} ({backend}): {stderr}"
+            );
+            assert!(
+                stderr.contains("-ttl") && stderr.contains(&format!("{ttl:?}")),
+                "-ttl {ttl} ({backend}): the error names neither the flag nor the value: {stderr}"
+            );
+            assert!(
+                stderr.contains("1s"),
+                "-ttl {ttl} ({backend}): the error does not give the minimum: {stderr}"
+            );
+            assert!(!stderr.contains("registered"), "{stderr}");
+        }
+    }
+    // One second is the floor, and is accepted (the memory backend registers and runs on).
+    let mut child = Command::new(bin("register"))
+        .args([
+            "-backend",
+            "memory://",
+            "-key",
+            "/test/a-1",
+            "-value",
+            "127.0.0.1:1",
+            "-ttl",
+            "1s",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let still_running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        still_running,
+        "register -ttl 1s exited: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs `cmd` to its exit, killing it after `limit`; `None` when it had to be killed.
+fn run_to_exit(cmd: &mut Command, limit: Duration) -> Option<Output> {
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(child.wait_with_output().unwrap())
+}

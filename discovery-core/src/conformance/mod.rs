@@ -154,6 +154,7 @@ macro_rules! conformance_tests {
             true lease_expiry_removes
             true reregister_after_expiry
             true two_registrations_have_independent_leases
+            true register_refuses_short_ttl
             true watch_starts_with_reset
             true watch_changes_strictly_increase
             true watch_fold_equals_snapshot

@@ -70,6 +70,16 @@ async fn main_inner(f: &FlagSet) -> discovery_core::Result<()> {
         })?,
         None => Duration::from_secs(10),
     };
+    // The library's rule (at least 1 s), checked before any backend is opened.
+    if let Err(discovery_core::Error::InvalidConfig { reason, .. }) =
+        discovery_core::RegisterOptions::with_ttl(ttl).validate()
+    {
+        let given = f.value("ttl").unwrap_or_default();
+        return Err(discovery_core::Error::invalid_config(
+            "-ttl",
+            format!("{given:?}: {reason}"),
+        ));
+    }
     let probe = match f.value("probe") {
         Some(p) => {
             let every = f

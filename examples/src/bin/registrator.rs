@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use discovery_core::{Error, Result};
+use discovery_core::{Error, RegisterOptions, Result};
 use discovery_examples::goflags::{parse_duration, parse_or_exit, FlagSet, Kind};
 use discovery_examples::registrator::{
     connect, hostname, run, service::split_tags, Config, Conventions, Deregister, Engine, Retry,
@@ -152,6 +152,14 @@ async fn main_inner(f: &FlagSet) -> Result<()> {
         Some(v) => seconds_or_duration("ttl", v)?,
         None => Duration::from_secs(15),
     };
+    // Every registration would be refused (the library's floor is 1 s): say so at once.
+    if let Err(Error::InvalidConfig { reason, .. }) = RegisterOptions::with_ttl(ttl).validate() {
+        let given = f.value("ttl").unwrap_or_default();
+        return Err(Error::invalid_config(
+            "-ttl",
+            format!("{given:?}: {reason}"),
+        ));
+    }
     let resync = match f.value("resync") {
         Some(v) => Some(seconds_or_duration("resync", v)?).filter(|d| !d.is_zero()),
         None => None,

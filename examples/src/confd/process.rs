@@ -36,10 +36,11 @@ impl Resource {
         let opts = TemplateOptions::new(Dialect::Confd)
             .name(name)
             .syntax(Syntax::from_path(&spec.src));
-        let template = ConfdTemplate::new(
+        // `spec.keys` are already `path.Join(prefix, key)`: the very keys `list` reads.
+        let template = ConfdTemplate::with_fetches(
             Template::load(&spec.src, opts)?,
             &spec.prefix,
-            spec.keys.iter().map(|k| k.as_str().to_owned()).collect(),
+            spec.keys.clone(),
         );
         Ok(Resource { spec, template })
     }

@@ -169,7 +169,13 @@ pub fn load_spec(
         Some(g) if !g.is_empty() => g.to_owned(),
         _ => prefix,
     };
-    let prefix = path_join(&["/", &prefix]);
+    // confd: `if !strings.HasPrefix(prefix, "/") { prefix = "/" + prefix }`; not cleaned, as
+    // the memkv names are `path.Join("/", strings.TrimPrefix(key, prefix))` with this prefix.
+    let prefix = if prefix.starts_with('/') {
+        prefix
+    } else {
+        format!("/{prefix}")
+    };
     let keys = keys
         .iter()
         .map(|k| Key::new(path_join(&[&prefix, k])).map_err(|e| bad(file, "keys", e.to_string())))

@@ -34,6 +34,15 @@ pub(crate) fn funcs() -> &'static FuncMap {
     })
 }
 
+/// confd's resource prefix: a missing leading `/` is added, nothing else is cleaned.
+fn rooted(prefix: &str) -> String {
+    if prefix.starts_with('/') {
+        prefix.to_owned()
+    } else {
+        format!("/{prefix}")
+    }
+}
+
 /// A confd template resource: a [`Template`] (confd dialect) bound to the resource's `prefix`
 /// and `keys`. It implements [`Renderer`].
 ///
@@ -53,11 +62,7 @@ impl ConfdTemplate {
     /// Binds `template` to a resource's `prefix` (a missing leading `/` is added; empty means
     /// `/`) and `keys`.
     pub fn new(template: Template, prefix: &str, keys: Vec<String>) -> Self {
-        let prefix = if prefix.starts_with('/') {
-            prefix.to_owned()
-        } else {
-            format!("/{prefix}")
-        };
+        let prefix = rooted(prefix);
         let fetches = memkv::fetches(&prefix, &keys);
         ConfdTemplate {
             template,
@@ -65,6 +70,32 @@ impl ConfdTemplate {
             keys,
             fetches,
         }
+    }
+
+    /// Binds `template` to `prefix` (a missing leading `/` is added) and `fetches`, keys that
+    /// are already `path.Join(prefix, key)` for each of the resource's `keys` (as a loaded
+    /// resource file holds them). [`keys`](Self::keys) then returns the fetches.
+    ///
+    /// ```
+    /// use discovery_core::Key;
+    /// use discovery_render::{ConfdTemplate, Dialect, Template, TemplateOptions};
+    /// let t = Template::parse("{{getv \"/leader\"}}", TemplateOptions::new(Dialect::Confd))?;
+    /// let r = ConfdTemplate::with_fetches(t, "/svc/db", vec![Key::new("/svc/db/leader")?]);
+    /// assert_eq!(r.fetches(), &[Key::new("/svc/db/leader")?]);
+    /// # Ok::<(), discovery_core::Error>(())
+    /// ```
+    pub fn with_fetches(template: Template, prefix: &str, fetches: Vec<Key>) -> Self {
+        ConfdTemplate {
+            template,
+            prefix: rooted(prefix),
+            keys: fetches.iter().map(|k| k.as_str().to_owned()).collect(),
+            fetches,
+        }
+    }
+
+    /// The keys read from the backend: `path.Join(prefix, key)` for each of the resource's keys.
+    pub fn fetches(&self) -> &[Key] {
+        &self.fetches
     }
 
     /// The normalised prefix.

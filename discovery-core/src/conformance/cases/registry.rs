@@ -2,7 +2,7 @@
 
 use crate::conformance::util::*;
 use crate::conformance::Fixture;
-use crate::{Change, LeaseState, Registry, WatchEvent, Watcher};
+use crate::{Change, Error, LeaseState, RegisterOptions, Registry, WatchEvent, Watcher};
 
 /// `register_visible_in_snapshot`: once `register` returns, the instance is in the snapshot.
 pub async fn register_visible_in_snapshot<F: Fixture>(fixture: &F, ns: &str) {
@@ -163,4 +163,36 @@ pub async fn two_registrations_have_independent_leases<F: Fixture>(fixture: &F, 
         v.instances.is_empty()
     })
     .await;
+}
+
+/// `register_refuses_short_ttl`: a TTL under one second (zero, one millisecond, 999 ms) is
+/// refused with [`Error::InvalidConfig`] naming `ttl`, and nothing is registered.
+pub async fn register_refuses_short_ttl<F: Fixture>(fixture: &F, ns: &str) {
+    let b = fixture.backend(ns).await;
+    let web = service("web");
+    for ttl in [0, 1, 999] {
+        let ttl = std::time::Duration::from_millis(ttl);
+        let got = b
+            .register(
+                instance(&web, "short", 8001),
+                RegisterOptions::with_ttl(ttl),
+            )
+            .await;
+        match got {
+            Err(Error::InvalidConfig { key, .. }) => assert_eq!(key, "ttl", "ttl {ttl:?}"),
+            Err(e) => panic!("ttl {ttl:?}: refused with the wrong error: {e:?}"),
+            Ok(_) => panic!("ttl {ttl:?} was accepted"),
+        }
+    }
+    let snap = ok(b.snapshot(&web).await, "snapshot");
+    assert!(snap.instances.is_empty(), "registered anyway: {snap:?}");
+    let reg = ok(
+        b.register(
+            instance(&web, "one-second", 8001),
+            RegisterOptions::with_ttl(RegisterOptions::MIN_TTL),
+        )
+        .await,
+        "register with the minimum ttl",
+    );
+    ok(reg.deregister().await, "deregister");
 }
