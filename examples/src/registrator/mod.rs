@@ -30,17 +30,27 @@ pub mod sweep;
 use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use discovery_core::{
-    Backoff, CheckKind, Error, RegisterOptions, Registration, Result, ServiceInstance,
+    Backoff, CheckKind, Error, RegisterOptions, Registration, Registry, Result, ServiceInstance,
 };
 use futures::StreamExt;
 
-pub use connect::{connect, Backend, Retry};
+pub use connect::{connect, Retry};
 pub use docker::{Engine, Event, State};
 pub use service::{instances, plan, Container, ContainerPort, Conventions, Planned};
-pub use sweep::{Held, Sweeper};
+pub use sweep::{AgentServices, Held, Sweeper};
+
+/// An opened registry: where instances are registered, and how dangling ones are found.
+#[derive(Clone, Debug)]
+pub struct Backend {
+    /// Registers the instances.
+    pub registry: Arc<dyn Registry>,
+    /// Pings the registry and removes dangling instances (`-cleanup`).
+    pub sweeper: Sweeper,
+}
 
 /// When a container's instances are deregistered (`-deregister`); see the module documentation.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]

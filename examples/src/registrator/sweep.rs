@@ -4,9 +4,10 @@
 //! the running daemon.
 
 use std::collections::HashSet;
+use std::fmt::Debug;
 use std::sync::Arc;
 
-use discovery_consul::ConsulBackend;
+use async_trait::async_trait;
 use discovery_core::{KvStore, Layout, Result, ServiceInstance, ServiceName};
 
 /// `(service name, instance id)` of every registration the daemon holds.
@@ -31,6 +32,18 @@ pub fn is_host_id(hostname: &str, id: &str) -> bool {
     !hostname.is_empty() && port_ok && name_ok
 }
 
+/// The services of a registry's local agent (Consul's agent: `ConsulBackend::agent_instances`
+/// and `ConsulBackend::deregister_agent_instance` of `discovery-consul`), for
+/// [`Sweeper::Agent`].
+#[async_trait]
+pub trait AgentServices: Debug + Send + Sync + 'static {
+    /// The instances registered through this library on the agent, whoever registered them.
+    async fn instances(&self) -> Result<Vec<ServiceInstance>>;
+
+    /// Removes `instance` from the agent; removing one it does not have is not an error.
+    async fn deregister(&self, instance: &ServiceInstance) -> Result<()>;
+}
+
 /// Lists and removes a registry's dangling services (see the module documentation).
 #[derive(Clone, Debug)]
 pub enum Sweeper {
@@ -41,8 +54,8 @@ pub enum Sweeper {
         /// Where and how instances are laid out.
         layout: Layout,
     },
-    /// The Consul agent's services.
-    Consul(ConsulBackend),
+    /// A registry whose local agent holds the services (Consul's agent).
+    Agent(Arc<dyn AgentServices>),
 }
 
 impl Sweeper {
@@ -51,14 +64,14 @@ impl Sweeper {
     pub async fn ping(&self) -> Result<()> {
         match self {
             Sweeper::Kv { store, layout } => store.get(&layout.root).await.map(drop),
-            Sweeper::Consul(c) => c.agent_instances().await.map(drop),
+            Sweeper::Agent(agent) => agent.instances().await.map(drop),
         }
     }
 
     /// Removes every instance whose id [`is_host_id`] of `hostname` and that is not in `held`;
     /// returns the removed instances. On a key-value registry only keys exactly at
-    /// `<root>/<service>/<id>` whose value decodes as an instance are considered; on Consul only
-    /// the agent's services registered through this library.
+    /// `<root>/<service>/<id>` whose value decodes as an instance are considered; on an agent
+    /// (Consul) only the agent's services registered through this library.
     pub async fn sweep(&self, hostname: &str, held: &Held) -> Result<Vec<ServiceInstance>> {
         let dangling = |service: &str, id: &str| {
             is_host_id(hostname, id) && !held.contains(&(service.to_owned(), id.to_owned()))
@@ -90,10 +103,10 @@ impl Sweeper {
                     }
                 }
             }
-            Sweeper::Consul(consul) => {
-                for inst in consul.agent_instances().await? {
+            Sweeper::Agent(agent) => {
+                for inst in agent.instances().await? {
                     if dangling(inst.service.as_str(), inst.id.as_str()) {
-                        consul.deregister_agent_instance(&inst).await?;
+                        agent.deregister(&inst).await?;
                         removed.push(inst);
                     }
                 }
