@@ -84,6 +84,9 @@ mod watcher;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 
+#[cfg(feature = "registrator")]
+pub mod registrator;
+
 #[cfg(feature = "tower")]
 pub mod tower;
 

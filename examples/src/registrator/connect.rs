@@ -16,10 +16,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use discovery_consul::{ConsulBackend, ConsulConfig, TlsConfig};
+use discovery_core::registrator::{AgentServices, Backend, Sweeper};
 use discovery_core::{Codec, Error, Key, Layout, MemoryBackend, Result, ServiceInstance};
 
-use super::sweep::{AgentServices, Sweeper};
-use super::Backend;
 use crate::backend::BackendSpec;
 
 /// The Consul agent's services, for `-cleanup`.

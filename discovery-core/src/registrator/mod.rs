@@ -22,7 +22,6 @@
 //! hold are removed from the registry ([`sweep::Sweeper`]). Without it, such leftovers expire
 //! with their TTL.
 
-pub mod connect;
 pub mod docker;
 pub mod service;
 pub mod sweep;
@@ -33,12 +32,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use discovery_core::{
+use crate::{
     Backoff, CheckKind, Error, RegisterOptions, Registration, Registry, Result, ServiceInstance,
 };
 use futures::StreamExt;
 
-pub use connect::{connect, Retry};
 pub use docker::{Engine, Event, State};
 pub use service::{instances, plan, Container, ContainerPort, Conventions, Planned};
 pub use sweep::{AgentServices, Held, Sweeper};

@@ -8,7 +8,8 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use discovery_core::{KvStore, Layout, Result, ServiceInstance, ServiceName};
+
+use crate::{KvStore, Layout, Result, ServiceInstance, ServiceName};
 
 /// `(service name, instance id)` of every registration the daemon holds.
 pub type Held = HashSet<(String, String)>;
@@ -120,7 +121,7 @@ impl Sweeper {
 mod tests {
     use std::time::Duration;
 
-    use discovery_core::{Codec, Key, KvView, MemoryBackend};
+    use crate::{Codec, Key, KvView, MemoryBackend};
 
     use super::*;
 

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use bollard::query_parameters::{EventsOptions, InspectContainerOptions, ListContainersOptions};
 use bollard::Docker;
-use discovery_core::{Error, Result};
+use crate::{Error, Result};
 use futures::{Stream, StreamExt};
 
 use super::service::{Container, ContainerPort};
