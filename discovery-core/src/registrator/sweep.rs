@@ -189,4 +189,56 @@ mod tests {
             ]
         );
     }
+
+    /// An agent's service list in memory.
+    #[derive(Debug, Default)]
+    struct Agent(std::sync::Mutex<Vec<ServiceInstance>>);
+
+    #[async_trait]
+    impl AgentServices for Agent {
+        async fn instances(&self) -> Result<Vec<ServiceInstance>> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+
+        async fn deregister(&self, instance: &ServiceInstance) -> Result<()> {
+            let same = |i: &ServiceInstance| i.service == instance.service && i.id == instance.id;
+            self.0.lock().unwrap().retain(|i| !same(i));
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn agent_sweep_removes_only_this_hosts_unheld_instances() {
+        let inst = |service: &str, id: &str| {
+            ServiceInstance::new(
+                ServiceName::new(service).unwrap(),
+                crate::InstanceId::new(id).unwrap(),
+                "10.0.0.1",
+                Some(80),
+            )
+        };
+        let agent = Arc::new(Agent::default());
+        *agent.0.lock().unwrap() = vec![
+            inst("web", "h1:gone:80"),
+            inst("web", "h1:alive:80"),
+            inst("api", "h1:alive:80"),
+            inst("web", "h2:other:80"),
+            inst("web", "custom-id"),
+        ];
+        let sweeper = Sweeper::Agent(agent.clone());
+        sweeper.ping().await.unwrap();
+        // Held as web's instance only: api's instance with the same id is dangling.
+        let held: Held = [("web".to_owned(), "h1:alive:80".to_owned())].into();
+        let removed = sweeper.sweep("h1", &held).await.unwrap();
+        let pairs = |l: &[ServiceInstance]| -> Vec<String> {
+            l.iter()
+                .map(|i| format!("{}/{}", i.service, i.id))
+                .collect()
+        };
+        assert_eq!(pairs(&removed), ["web/h1:gone:80", "api/h1:alive:80"]);
+        assert_eq!(
+            pairs(&agent.0.lock().unwrap()),
+            ["web/h1:alive:80", "web/h2:other:80", "web/custom-id"]
+        );
+    }
 }
