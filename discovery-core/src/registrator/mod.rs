@@ -1,4 +1,4 @@
-//! gliderlabs/registrator on our [`Registry`](crate::Registry): registers every
+//! gliderlabs/registrator on our [`Registry`]: registers every
 //! published port of the Docker host's running containers as a service instance (named, tagged
 //! and health-checked through the containers' `SERVICE_*` environment and labels), following the
 //! engine's events, and deregisters it when the container stops. Liveness is the registrations'
@@ -6,7 +6,7 @@
 //! removes them at once on the next start.
 //!
 //! Behind the `registrator` feature (default off), which pulls in the Docker client `bollard`.
-//! The engine lives here, beside the [`Registry`](crate::Registry) trait, because that
+//! The engine lives here, beside the [`Registry`] trait, because that
 //! backend-agnostic trait is all it needs: it belongs neither in one backend's crate nor in the
 //! template renderer. Opening a backend from a registry URI (`etcd://`, `consul://`, ...) needs
 //! the backend crates and stays with the `registrator` binary (`discovery-examples`), which
