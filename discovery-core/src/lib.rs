@@ -17,6 +17,10 @@
 //!
 //! Every error is an [`Error`]; [`Error::is_retryable`] tells transient failures apart.
 //!
+//! Features (all off by default): `registrator` (the `registrator` module: Docker containers
+//! registered through any [`Registry`], as gliderlabs/registrator does; pulls in `bollard`),
+//! `tower` (a `tower::discover` adapter), `conformance` and `test-util` (for backends' tests).
+//!
 //! ## Register, watch, fold
 //!
 //! ```
@@ -83,6 +87,9 @@ mod watcher;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+
+#[cfg(feature = "registrator")]
+pub mod registrator;
 
 #[cfg(feature = "tower")]
 pub mod tower;

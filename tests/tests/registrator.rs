@@ -3,9 +3,13 @@
 //! disappear within a second when they stop, expire after the TTL when registrator is killed, and
 //! come back when it restarts; `-cleanup` removes this host's dangling entries and only those;
 //! `-deregister on-success` keeps a failed container's entry until it is removed; Consul gets the
-//! `SERVICE_CHECK_*` check next to the TTL check; `consul-tls://` and `-retry-attempts` work.
+//! `SERVICE_CHECK_*` check next to the TTL check; `consul-tls://` and `-retry-attempts` work;
+//! a lost Docker connection is re-established and re-listed; a clean shutdown deregisters
+//! before the process exits; no Docker engine at start is an error.
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use discovery_core::{
@@ -16,7 +20,7 @@ use discovery_tests::bins::{bin, ChildGuard};
 use discovery_tests::consul::ConsulServer;
 use discovery_tests::etcd::{EtcdServer, DEFAULT_IMAGE};
 use discovery_tests::util::{
-    docker, docker_available, docker_image_exists, eventually, on_exit, unique,
+    docker, docker_available, docker_image_exists, eventually, free_port, on_exit, unique,
 };
 
 const HOSTNAME: &str = "regtest-host";
@@ -624,4 +628,172 @@ fn retry_attempts_then_exit() {
         "{}",
         String::from_utf8_lossy(&bad.stderr)
     );
+}
+
+/// A TCP front of the Docker engine's socket, which registrator reaches through `DOCKER_HOST`:
+/// [`DockerProxy::go_down`] cuts every connection and closes new ones at once until
+/// [`DockerProxy::come_back`].
+struct DockerProxy {
+    port: u16,
+    down: Arc<AtomicBool>,
+    cut: Arc<tokio::sync::watch::Sender<u64>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl DockerProxy {
+    async fn start() -> DockerProxy {
+        let socket = std::env::var("DOCKER_HOST")
+            .ok()
+            .and_then(|h| h.strip_prefix("unix://").map(str::to_owned))
+            .unwrap_or_else(|| "/var/run/docker.sock".to_owned());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(AtomicBool::new(false));
+        let cut = Arc::new(tokio::sync::watch::channel(0u64).0);
+        let (is_down, cuts) = (down.clone(), cut.clone());
+        let accept = tokio::spawn(async move {
+            while let Ok((mut tcp, _)) = listener.accept().await {
+                if is_down.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let mut cut = cuts.subscribe();
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    let Ok(mut unix) = tokio::net::UnixStream::connect(&socket).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut tcp, &mut unix) => {}
+                        _ = cut.changed() => {}
+                    }
+                });
+            }
+        });
+        DockerProxy {
+            port,
+            down,
+            cut,
+            accept,
+        }
+    }
+
+    /// `DOCKER_HOST` for a client of this proxy.
+    fn docker_host(&self) -> String {
+        format!("tcp://127.0.0.1:{}", self.port)
+    }
+
+    fn go_down(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        self.cut.send_modify(|generation| *generation += 1);
+    }
+
+    fn come_back(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Drop for DockerProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.go_down();
+    }
+}
+
+/// The Docker connection is lost (the event stream fails) while one container stops and another
+/// starts: after a backoff registrator subscribes again and re-lists the containers, so the
+/// started one is registered and the stopped one deregistered — with no `-resync` period to do
+/// it instead. Then SIGTERM: every instance is deregistered before the process exits, well before
+/// their TTL could remove them.
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_reconnect_resyncs_and_shutdown_deregisters() {
+    require_docker();
+    let (_etcd, _prefix, reader, uri) = etcd_registry("regreconnect").await;
+    let proxy = DockerProxy::start().await;
+    let (svc_a, svc_b) = (unique("regra"), unique("regrb"));
+    let (name_a, name_b) = (unique("regc-ra"), unique("regc-rb"));
+    let mut containers = Containers(Vec::new());
+    let docker_host = proxy.docker_host();
+    let mut registrator = spawn_registrator(
+        &uri,
+        &["-resync", "0"],
+        &[("DOCKER_HOST", docker_host.as_str())],
+    );
+    containers.run(&name_a, &svc_a, "a");
+    eventually(&format!("{svc_a} registered"), LIMIT, || {
+        passing(&reader, &svc_a)
+    })
+    .await;
+
+    proxy.go_down();
+    docker(&["stop", "-t", "1", &name_a]);
+    let port_b = containers.run(&name_b, &svc_b, "b");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        passing(&reader, &svc_a).await.is_some(),
+        "cut off from Docker, registrator misses the stop (and keeps the lease alive)"
+    );
+    assert!(instances(&reader, &svc_b).await.is_empty(), "and the start");
+
+    proxy.come_back();
+    let b = eventually(
+        &format!("{svc_b} registered after the reconnect"),
+        LIMIT,
+        || passing(&reader, &svc_b),
+    )
+    .await;
+    assert_eq!(b.port, Some(port_b));
+    eventually(
+        &format!("{svc_a} deregistered after the reconnect"),
+        LIMIT,
+        || async { instances(&reader, &svc_a).await.is_empty().then_some(()) },
+    )
+    .await;
+
+    // A clean shutdown: the instance is gone when the process has exited. Its 3 s lease, kept
+    // alive every second, cannot expire that soon.
+    let term = Instant::now();
+    registrator.signal("TERM");
+    let status = eventually("registrator exits on SIGTERM", LIMIT, || {
+        let exited = registrator.0.try_wait().ok().flatten();
+        async move { exited }
+    })
+    .await;
+    let took = term.elapsed();
+    assert!(status.success(), "registrator exit status {status}");
+    assert!(
+        instances(&reader, &svc_b).await.is_empty(),
+        "deregistered before exiting"
+    );
+    assert!(
+        took < Duration::from_millis(1500),
+        "exited {took:?} after SIGTERM: too late to tell deregistration from lease expiry"
+    );
+}
+
+/// No Docker engine answers at start: the first listing fails and registrator exits with the
+/// error instead of running blind.
+#[test]
+fn no_docker_engine_is_an_error_at_start() {
+    let nobody = format!("tcp://127.0.0.1:{}", free_port());
+    let mut child = Command::new(bin("registrator"))
+        .args(["-hostname", HOSTNAME, "memory://"])
+        .env("DOCKER_HOST", &nobody)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("cannot run registrator");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for registrator") {
+            break status;
+        }
+        if start.elapsed() > LIMIT {
+            let _ = child.kill();
+            panic!("registrator still runs {LIMIT:?} without a Docker engine");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success(), "registrator must fail: {stderr}");
+    assert!(stderr.contains("docker"), "{stderr}");
 }

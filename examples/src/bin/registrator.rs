@@ -8,11 +8,12 @@
 
 use std::time::Duration;
 
+use discovery_core::registrator::{
+    hostname, run, service::split_tags, Config, Conventions, Deregister, Engine,
+};
 use discovery_core::{Error, RegisterOptions, Result};
 use discovery_examples::goflags::{parse_duration, parse_or_exit, FlagSet, Kind};
-use discovery_examples::registrator::{
-    connect, hostname, run, service::split_tags, Config, Conventions, Deregister, Engine, Retry,
-};
+use discovery_examples::registrator::{connect, Retry};
 
 #[tokio::main]
 async fn main() {

@@ -14,19 +14,26 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use discovery_consul::{ConsulBackend, ConsulConfig, TlsConfig};
-use discovery_core::{Codec, Error, Key, Layout, MemoryBackend, Registry, Result};
+use discovery_core::registrator::{AgentServices, Backend, Sweeper};
+use discovery_core::{Codec, Error, Key, Layout, MemoryBackend, Result, ServiceInstance};
 
-use super::sweep::Sweeper;
 use crate::backend::BackendSpec;
 
-/// An opened registry: where instances are registered, and how dangling ones are found.
+/// The Consul agent's services, for `-cleanup`.
 #[derive(Clone, Debug)]
-pub struct Backend {
-    /// Registers the instances.
-    pub registry: Arc<dyn Registry>,
-    /// Pings the registry and removes dangling instances (`-cleanup`).
-    pub sweeper: Sweeper,
+pub struct ConsulAgent(pub ConsulBackend);
+
+#[async_trait]
+impl AgentServices for ConsulAgent {
+    async fn instances(&self) -> Result<Vec<ServiceInstance>> {
+        self.0.agent_instances().await
+    }
+
+    async fn deregister(&self, instance: &ServiceInstance) -> Result<()> {
+        self.0.deregister_agent_instance(instance).await
+    }
 }
 
 /// How often the first connection is tried (`-retry-attempts`, `-retry-interval`).
@@ -96,7 +103,7 @@ pub async fn open(uri: &str) -> Result<Backend> {
             let consul = ConsulBackend::new(consul_config(uri, scheme == "consul-tls")?)?;
             Ok(Backend {
                 registry: Arc::new(consul.clone()),
-                sweeper: Sweeper::Consul(consul),
+                sweeper: Sweeper::Agent(Arc::new(ConsulAgent(consul))),
             })
         }
         "consulkv" => Err(Error::invalid_config(

@@ -1,9 +1,50 @@
-//! gliderlabs/registrator on our [`Registry`](discovery_core::Registry): registers every
+//! gliderlabs/registrator on our [`Registry`]: registers every
 //! published port of the Docker host's running containers as a service instance (named, tagged
 //! and health-checked through the containers' `SERVICE_*` environment and labels), following the
 //! engine's events, and deregisters it when the container stops. Liveness is the registrations'
 //! TTL + keepalive: a crashed registrator's instances expire by themselves, and `-cleanup`
 //! removes them at once on the next start.
+//!
+//! Behind the `registrator` feature (default off), which pulls in the Docker client `bollard`.
+//! The engine lives here, beside the [`Registry`] trait, because that
+//! backend-agnostic trait is all it needs: it belongs neither in one backend's crate nor in the
+//! template renderer. Opening a backend from a registry URI (`etcd://`, `consul://`, ...) needs
+//! the backend crates and stays with the `registrator` binary (`discovery-examples`), which
+//! hands [`run`] a [`Backend`].
+//!
+//! The parts: [`Engine`] (the Docker engine: containers, their state, their events),
+//! [`plan`] (registrator's conventions, from a [`Container`] to [`Planned`] instances and
+//! checks), [`Sweeper`] (`-cleanup`), and [`run`], the daemon that ties them together.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use discovery_core::registrator::{hostname, run, Backend, Config, Conventions, Engine, Sweeper};
+//! use discovery_core::{Codec, Key, Layout, MemoryBackend};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> discovery_core::Result<()> {
+//! // Any Registry works; the sweeper finds this host's leftovers for `cleanup`.
+//! let layout = Layout::new(Key::new("/services")?, Codec::Plain);
+//! let registry = MemoryBackend::with_layout(layout.clone());
+//! let backend = Backend {
+//!     registry: Arc::new(registry.clone()),
+//!     sweeper: Sweeper::Kv { store: Arc::new(registry), layout },
+//! };
+//! let config = Config {
+//!     conventions: Conventions { hostname: hostname(), ..Default::default() },
+//!     ttl: Duration::from_secs(15),
+//!     resync: Some(Duration::from_secs(30)),
+//!     deregister: Default::default(),
+//!     cleanup: true,
+//! };
+//! // Needs a Docker engine (`DOCKER_HOST`, else the local socket). Runs until `shutdown`
+//! // completes (here after a minute; the binary waits for SIGTERM), then deregisters
+//! // everything it registered.
+//! let shutdown = async { tokio::time::sleep(Duration::from_secs(60)).await };
+//! run(Engine::connect()?, backend, config, shutdown).await
+//! # }
+//! ```
 //!
 //! Deregistration (`-deregister`), as registrator's bridge does it:
 //! - `always` (default): a container's instances go when it stops — at the `kill` event of
@@ -22,7 +63,6 @@
 //! hold are removed from the registry ([`sweep::Sweeper`]). Without it, such leftovers expire
 //! with their TTL.
 
-pub mod connect;
 pub mod docker;
 pub mod service;
 pub mod sweep;
@@ -30,17 +70,26 @@ pub mod sweep;
 use std::collections::HashMap;
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use discovery_core::{
-    Backoff, CheckKind, Error, RegisterOptions, Registration, Result, ServiceInstance,
+use crate::{
+    Backoff, CheckKind, Error, RegisterOptions, Registration, Registry, Result, ServiceInstance,
 };
 use futures::StreamExt;
 
-pub use connect::{connect, Backend, Retry};
 pub use docker::{Engine, Event, State};
 pub use service::{instances, plan, Container, ContainerPort, Conventions, Planned};
-pub use sweep::{Held, Sweeper};
+pub use sweep::{AgentServices, Held, Sweeper};
+
+/// An opened registry: where instances are registered, and how dangling ones are found.
+#[derive(Clone, Debug)]
+pub struct Backend {
+    /// Registers the instances.
+    pub registry: Arc<dyn Registry>,
+    /// Pings the registry and removes dangling instances (`-cleanup`).
+    pub sweeper: Sweeper,
+}
 
 /// When a container's instances are deregistered (`-deregister`); see the module documentation.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -349,7 +398,42 @@ fn short(id: &str) -> &str {
 }
 
 /// Runs the daemon until `shutdown` completes, then deregisters everything it registered.
-/// Engine errors are retried with a backoff; the first listing's error is returned.
+/// Engine errors are retried with a backoff; the first listing's error is returned. See the
+/// [module documentation](self) for an example and the `-deregister` / `-cleanup` rules.
+///
+/// # Contract
+///
+/// Each promise names the test that backs it; `tests/tests/registrator.rs` runs the
+/// `registrator` binary of `discovery-examples` (flag parsing and [`Backend`] opening around
+/// this function) against the real Docker engine and a real etcd or Consul.
+///
+/// - The containers running when `run` starts, and those started later, are registered (one
+///   instance per published port, as [`plan`] maps them), each by a registration of
+///   `config.ttl` that this daemon keeps alive (`registrator_follows_containers_into_etcd`,
+///   `registrator_follows_containers_into_consul`; the mapping: the unit tests of [`service`]).
+/// - If the process dies without deregistering, its instances expire with their TTL (same
+///   tests).
+/// - Under [`Deregister::Always`], a container's instances are deregistered when it stops,
+///   within a second of `docker stop` returning (same tests).
+/// - Under [`Deregister::OnSuccess`], a container that exits with a failure keeps its
+///   instances, kept alive past the TTL, until it is removed (then they are deregistered) or
+///   started again (then registered afresh); one that exits with code 0 is deregistered at once
+///   (`deregister_on_success_keeps_failed_containers_until_removed`; which exit codes count:
+///   `deregister_modes_follow_registrators_should_remove`).
+/// - A health check the registry refuses as [`Error::Unsupported`] (a script check on a Consul
+///   agent without script checks) is dropped with a warning, and the instance is registered
+///   without it (`consul_gets_the_service_check_next_to_the_ttl_check`).
+/// - With `config.cleanup`, after the first listing and after every resync, this host's
+///   instances that the daemon does not hold are removed from the registry, and no others
+///   (`cleanup_removes_only_this_hosts_dangling_entries`; [`Sweeper`]'s unit tests).
+/// - When the Docker event stream fails, `run` subscribes again after a backoff and re-lists
+///   the containers: one started while it was cut off is registered, one stopped meanwhile is
+///   deregistered, without waiting for `config.resync`
+///   (`docker_reconnect_resyncs_and_shutdown_deregisters`).
+/// - When `shutdown` completes, every instance it registered is deregistered before `run`
+///   returns `Ok(())` (`docker_reconnect_resyncs_and_shutdown_deregisters`).
+/// - An error of the first listing (no Docker engine answers) is returned
+///   (`no_docker_engine_is_an_error_at_start`).
 pub async fn run(
     engine: Engine,
     backend: Backend,
@@ -425,6 +509,35 @@ mod tests {
         assert!(!s.removes_exit(1));
         assert!(!s.removes_exit(2));
         assert!(!s.removes_exit(127));
+    }
+
+    #[test]
+    fn engine_types_are_send_and_sync() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Engine>();
+        send_sync::<Backend>();
+        send_sync::<Config>();
+        send_sync::<Sweeper>();
+        send_sync::<Container>();
+        send_sync::<Planned>();
+        fn send<T: Send>(_: &T) {}
+        let engine = Engine::connect().unwrap();
+        let backend = Backend {
+            registry: std::sync::Arc::new(crate::MemoryBackend::new()),
+            sweeper: Sweeper::Kv {
+                store: std::sync::Arc::new(crate::MemoryBackend::new()),
+                layout: crate::Layout::new(crate::Key::root(), crate::Codec::Plain),
+            },
+        };
+        let config = Config {
+            conventions: Conventions::default(),
+            ttl: Duration::from_secs(1),
+            resync: None,
+            deregister: Deregister::Always,
+            cleanup: false,
+        };
+        // Not polled: only its type matters (`tokio::spawn` needs a `Send` future).
+        send(&run(engine, backend, config, async {}));
     }
 
     #[test]

@@ -4,10 +4,12 @@
 //! the running daemon.
 
 use std::collections::HashSet;
+use std::fmt::Debug;
 use std::sync::Arc;
 
-use discovery_consul::ConsulBackend;
-use discovery_core::{KvStore, Layout, Result, ServiceInstance, ServiceName};
+use async_trait::async_trait;
+
+use crate::{KvStore, Layout, Result, ServiceInstance, ServiceName};
 
 /// `(service name, instance id)` of every registration the daemon holds.
 pub type Held = HashSet<(String, String)>;
@@ -31,6 +33,18 @@ pub fn is_host_id(hostname: &str, id: &str) -> bool {
     !hostname.is_empty() && port_ok && name_ok
 }
 
+/// The services of a registry's local agent (Consul's agent: `ConsulBackend::agent_instances`
+/// and `ConsulBackend::deregister_agent_instance` of `discovery-consul`), for
+/// [`Sweeper::Agent`].
+#[async_trait]
+pub trait AgentServices: Debug + Send + Sync + 'static {
+    /// The instances registered through this library on the agent, whoever registered them.
+    async fn instances(&self) -> Result<Vec<ServiceInstance>>;
+
+    /// Removes `instance` from the agent; removing one it does not have is not an error.
+    async fn deregister(&self, instance: &ServiceInstance) -> Result<()>;
+}
+
 /// Lists and removes a registry's dangling services (see the module documentation).
 #[derive(Clone, Debug)]
 pub enum Sweeper {
@@ -41,8 +55,8 @@ pub enum Sweeper {
         /// Where and how instances are laid out.
         layout: Layout,
     },
-    /// The Consul agent's services.
-    Consul(ConsulBackend),
+    /// A registry whose local agent holds the services (Consul's agent).
+    Agent(Arc<dyn AgentServices>),
 }
 
 impl Sweeper {
@@ -51,14 +65,14 @@ impl Sweeper {
     pub async fn ping(&self) -> Result<()> {
         match self {
             Sweeper::Kv { store, layout } => store.get(&layout.root).await.map(drop),
-            Sweeper::Consul(c) => c.agent_instances().await.map(drop),
+            Sweeper::Agent(agent) => agent.instances().await.map(drop),
         }
     }
 
     /// Removes every instance whose id [`is_host_id`] of `hostname` and that is not in `held`;
     /// returns the removed instances. On a key-value registry only keys exactly at
-    /// `<root>/<service>/<id>` whose value decodes as an instance are considered; on Consul only
-    /// the agent's services registered through this library.
+    /// `<root>/<service>/<id>` whose value decodes as an instance are considered; on an agent
+    /// (Consul) only the agent's services registered through this library.
     pub async fn sweep(&self, hostname: &str, held: &Held) -> Result<Vec<ServiceInstance>> {
         let dangling = |service: &str, id: &str| {
             is_host_id(hostname, id) && !held.contains(&(service.to_owned(), id.to_owned()))
@@ -90,10 +104,10 @@ impl Sweeper {
                     }
                 }
             }
-            Sweeper::Consul(consul) => {
-                for inst in consul.agent_instances().await? {
+            Sweeper::Agent(agent) => {
+                for inst in agent.instances().await? {
                     if dangling(inst.service.as_str(), inst.id.as_str()) {
-                        consul.deregister_agent_instance(&inst).await?;
+                        agent.deregister(&inst).await?;
                         removed.push(inst);
                     }
                 }
@@ -107,7 +121,7 @@ impl Sweeper {
 mod tests {
     use std::time::Duration;
 
-    use discovery_core::{Codec, Key, KvView, MemoryBackend};
+    use crate::{Codec, Key, KvView, MemoryBackend};
 
     use super::*;
 
@@ -173,6 +187,58 @@ mod tests {
                 "/reg/web/h1:deep:80/x",
                 "/reg/web/h2:other:80",
             ]
+        );
+    }
+
+    /// An agent's service list in memory.
+    #[derive(Debug, Default)]
+    struct Agent(std::sync::Mutex<Vec<ServiceInstance>>);
+
+    #[async_trait]
+    impl AgentServices for Agent {
+        async fn instances(&self) -> Result<Vec<ServiceInstance>> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+
+        async fn deregister(&self, instance: &ServiceInstance) -> Result<()> {
+            let same = |i: &ServiceInstance| i.service == instance.service && i.id == instance.id;
+            self.0.lock().unwrap().retain(|i| !same(i));
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn agent_sweep_removes_only_this_hosts_unheld_instances() {
+        let inst = |service: &str, id: &str| {
+            ServiceInstance::new(
+                ServiceName::new(service).unwrap(),
+                crate::InstanceId::new(id).unwrap(),
+                "10.0.0.1",
+                Some(80),
+            )
+        };
+        let agent = Arc::new(Agent::default());
+        *agent.0.lock().unwrap() = vec![
+            inst("web", "h1:gone:80"),
+            inst("web", "h1:alive:80"),
+            inst("api", "h1:alive:80"),
+            inst("web", "h2:other:80"),
+            inst("web", "custom-id"),
+        ];
+        let sweeper = Sweeper::Agent(agent.clone());
+        sweeper.ping().await.unwrap();
+        // Held as web's instance only: api's instance with the same id is dangling.
+        let held: Held = [("web".to_owned(), "h1:alive:80".to_owned())].into();
+        let removed = sweeper.sweep("h1", &held).await.unwrap();
+        let pairs = |l: &[ServiceInstance]| -> Vec<String> {
+            l.iter()
+                .map(|i| format!("{}/{}", i.service, i.id))
+                .collect()
+        };
+        assert_eq!(pairs(&removed), ["web/h1:gone:80", "api/h1:alive:80"]);
+        assert_eq!(
+            pairs(&agent.0.lock().unwrap()),
+            ["web/h1:alive:80", "web/h2:other:80", "web/custom-id"]
         );
     }
 }

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::{Error, Result};
 use bollard::query_parameters::{EventsOptions, InspectContainerOptions, ListContainersOptions};
 use bollard::Docker;
-use discovery_core::{Error, Result};
 use futures::{Stream, StreamExt};
 
 use super::service::{Container, ContainerPort};

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use discovery_core::{
+use crate::{
     parse_go_duration, CheckKind, Error, Health, HealthCheck, InstanceId, Result, ServiceInstance,
     ServiceName,
 };
