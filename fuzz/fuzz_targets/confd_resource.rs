@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use discovery_examples::confd::resource::load_spec;
+use discovery_render::confd::resource::load_spec;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -100,7 +100,9 @@
 //! # Modules
 //!
 //! The Go engine ([`gotmpl`]), the shared function registry ([`func`]) and value model
-//! ([`value`]) are public for applications that register their own functions.
+//! ([`value`]) are public for applications that register their own functions. [`confd`] holds
+//! the confd engine, to keep files in sync with a backend in-process
+//! ([`confd::runner::ConfdRunner`]); [`sync`] writes, checks and reloads one file.
 
 mod builtins;
 pub mod func;
@@ -110,7 +112,7 @@ pub mod quiesce;
 pub mod sync;
 pub mod value;
 
-mod confd;
+pub mod confd;
 mod consul_template;
 mod gojson;
 mod gostr;

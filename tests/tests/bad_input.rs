@@ -50,8 +50,13 @@ struct Case {
     expect: Option<Vec<u8>>,
     /// Substrings stderr must contain.
     mentions: Vec<String>,
-    /// Whether the good resource must be written (false when the data itself is unreadable).
+    /// Whether the good resource must be written (false when the data itself is unreadable or
+    /// the configuration is refused).
     good_written: bool,
+    /// Extra command-line flags.
+    flags: Vec<&'static str>,
+    /// `confd.toml`, if any.
+    confd_toml: Option<&'static str>,
 }
 
 fn resource(src: &str) -> Vec<u8> {
@@ -71,6 +76,8 @@ impl Case {
             expect: None,
             mentions: Vec::new(),
             good_written: true,
+            flags: Vec::new(),
+            confd_toml: None,
         }
     }
 
@@ -105,6 +112,14 @@ impl Case {
     }
 
     fn data_unreadable(mut self) -> Case {
+        self.good_written = false;
+        self
+    }
+
+    /// A configuration confd refuses before processing anything: `flags`, `confd.toml`.
+    fn config_refused(mut self, flags: &[&'static str], confd_toml: Option<&'static str>) -> Case {
+        self.flags = flags.to_vec();
+        self.confd_toml = confd_toml;
         self.good_written = false;
         self
     }
@@ -193,6 +208,13 @@ fn cases() -> Vec<Case> {
             .data("broken: [unclosed\n")
             .fails(&["data.yaml"])
             .data_unreadable(),
+        // --- configuration: refused before anything is rendered ---
+        Case::tmpl("-interval 0", "{{getv \"/app/name\"}}")
+            .config_refused(&["-interval", "0"], None)
+            .fails(&["interval", "greater than zero", "0s"]),
+        Case::tmpl("interval = 0 in confd.toml", "{{getv \"/app/name\"}}")
+            .config_refused(&[], Some("interval = 0\n"))
+            .fails(&["interval", "greater than zero", "0s"]),
     ]
 }
 
@@ -260,6 +282,9 @@ fn run_case(case: &Case, root: &Path) -> Run {
     let mut yaml = BASE_DATA.as_bytes().to_vec();
     yaml.extend_from_slice(&case.data);
     std::fs::write(&data, yaml).unwrap();
+    if let Some(text) = case.confd_toml {
+        std::fs::write(root.join("no-confd.toml"), text).unwrap();
+    }
     let out = Command::new(bin("confd"))
         .args(["-onetime", "-backend", "file", "-log-level", "info"])
         .arg("-file")
@@ -268,6 +293,7 @@ fn run_case(case: &Case, root: &Path) -> Run {
         .arg(root)
         .arg("-config-file")
         .arg(root.join("no-confd.toml"))
+        .args(&case.flags)
         .output()
         .unwrap_or_else(|e| panic!("cannot run confd: {e}"));
     let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));

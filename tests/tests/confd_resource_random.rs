@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use discovery_examples::confd::resource::load_spec;
+use discovery_render::confd::resource::load_spec;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use discovery_core::{Error, Result};
 
 use crate::goflags::{parse_duration, FlagError, FlagSet, Kind};
+use discovery_render::confd::options::{ConfdOptions, Interval, Mode};
 use discovery_render::quiesce::Wait;
 use discovery_render::sync::Fsync;
 
@@ -434,14 +435,26 @@ impl ConfdConfig {
         Ok(())
     }
 
-    /// `<confdir>/conf.d`.
-    pub fn resource_dir(&self) -> PathBuf {
-        self.confdir.join("conf.d")
-    }
-
-    /// `<confdir>/templates`.
-    pub fn template_dir(&self) -> PathBuf {
-        self.confdir.join("templates")
+    /// The engine's options: `-onetime` beats `-watch`, else interval mode. An interval of
+    /// zero (`-interval 0`, `interval = 0` in `confd.toml`) is refused whatever the mode.
+    pub fn options(&self) -> Result<ConfdOptions> {
+        let interval = Interval::new(self.interval)?;
+        let mode = match (self.onetime, self.watch) {
+            (true, _) => Mode::Onetime,
+            (false, true) => Mode::Watch,
+            (false, false) => Mode::Interval(interval),
+        };
+        let mut o = ConfdOptions::new(mode, &self.confdir);
+        o.prefix = self.prefix.clone();
+        o.wait = self.wait;
+        o.noop = self.noop;
+        o.sync_only = self.sync_only;
+        o.keep_stage_file = self.keep_stage_file;
+        o.fsync = self.fsync;
+        o.command_timeout = self.command_timeout;
+        o.watch_grace = self.watch_grace;
+        o.health_file = self.health_file.clone();
+        Ok(o)
     }
 }
 

@@ -1,9 +1,17 @@
-//! The confd dialect: memkv store functions plus confd's helpers, and [`ConfdTemplate`].
+//! The confd dialect: memkv store functions plus confd's helpers, and [`ConfdTemplate`]; the
+//! confd engine ([`runner::ConfdRunner`]) with its [`options`] and `conf.d` [`resource`]s.
 
+mod control;
 mod datetime;
 mod helpers;
 mod memkv;
+pub mod options;
 mod pathmatch;
+mod process;
+mod reload;
+pub mod resource;
+pub mod runner;
+mod watch;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};

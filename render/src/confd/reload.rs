@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use discovery_render::sync::make_durable;
+use crate::sync::make_durable;
 use tokio::sync::{oneshot, Notify};
 use tokio::task::JoinHandle;
 

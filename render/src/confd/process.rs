@@ -4,11 +4,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use discovery_core::{Error, Result};
-use discovery_render::sync::{run_command, sync_file, FileTarget, Fsync, SyncMode, SyncOutcome};
-use discovery_render::{ConfdStore, ConfdTemplate, Dialect, Syntax, Template, TemplateOptions};
 
-use super::config::ConfdConfig;
+use super::options::ConfdOptions;
 use super::resource::ResourceSpec;
+use super::{ConfdStore, ConfdTemplate};
+use crate::sync::{run_command, sync_file, FileTarget, Fsync, SyncMode, SyncOutcome};
+use crate::{Dialect, Syntax, Template, TemplateOptions};
 
 /// A resource with its parsed template.
 #[derive(Debug)]
@@ -54,7 +55,7 @@ impl Resource {
             .unwrap_or_default()
     }
 
-    fn target(&self, cfg: &ConfdConfig, fsync: Fsync) -> FileTarget {
+    fn target(&self, cfg: &ConfdOptions, fsync: Fsync) -> FileTarget {
         let mut t = FileTarget::new(&self.spec.dest);
         t.mode = self.spec.mode;
         t.uid = self.spec.uid;
@@ -89,7 +90,7 @@ pub enum Processed {
 pub async fn process(
     resource: &Resource,
     store: &ConfdStore,
-    cfg: &ConfdConfig,
+    cfg: &ConfdOptions,
     fsync: Fsync,
 ) -> Result<Processed> {
     let started = std::time::Instant::now();
@@ -156,7 +157,7 @@ pub async fn run_reloads(reloads: Vec<String>, command_timeout: Duration) -> Vec
 
 /// Loads every resource under `conf.d`; resources that fail to load are returned as errors and
 /// the others still run.
-pub fn load_resources(cfg: &ConfdConfig) -> (Vec<Resource>, Vec<Error>) {
+pub fn load_resources(cfg: &ConfdOptions) -> (Vec<Resource>, Vec<Error>) {
     let mut ok = Vec::new();
     let mut errors = Vec::new();
     let files = match super::resource::resource_files(&cfg.resource_dir()) {

@@ -7,18 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use discovery_core::{Backoff, Error, Key, KvEvent, KvSnapshot, KvView, Result, Revision};
-use discovery_render::sync::Fsync;
-use discovery_render::ConfdStore;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-use super::config::ConfdConfig;
+use super::control::{Control, Exit};
+use super::options::ConfdOptions;
 use super::process::{process, Processed, Resource};
 use super::reload::Reloader;
-use discovery_render::quiesce::Quiescence;
-
-pub use crate::signals::{Exit, Signals};
+use super::ConfdStore;
+use crate::quiesce::Quiescence;
+use crate::sync::Fsync;
 
 /// The prefixes to watch: every resource key, without those contained in another.
 pub fn minimal_prefixes<'a>(keys: impl IntoIterator<Item = &'a Key>) -> Vec<Key> {
@@ -138,22 +137,28 @@ fn apply(snap: &mut KvSnapshot, prefix: &Key, ev: KvEvent) -> Option<Vec<Key>> {
     }
 }
 
-/// Runs watch mode until a signal. Resources are processed once every prefix they use has
-/// delivered its first state, then again whenever one of their keys changes. Reloads (and the
-/// fsync of `-fsync after`) run beside the loop in a [`Reloader`]; those still pending when the
-/// loop ends run before this returns.
-pub async fn run(cfg: &ConfdConfig, kv: Arc<dyn KvView>, resources: &[Resource]) -> Result<Exit> {
+/// Runs watch mode until `control` asks for a reload or a shutdown. Resources are processed once
+/// every prefix they use has delivered its first state, then again whenever one of their keys
+/// changes. Reloads (and the fsync of `-fsync after`) run beside the loop in a [`Reloader`];
+/// those still pending when the loop ends run before this returns.
+pub async fn run(
+    cfg: &ConfdOptions,
+    kv: Arc<dyn KvView>,
+    resources: &[Resource],
+    control: &mut Control,
+) -> Result<Exit> {
     let reloader = Reloader::spawn(cfg.command_timeout);
-    let exit = watch_loop(cfg, kv, resources, &reloader).await;
+    let exit = watch_loop(cfg, kv, resources, &reloader, control).await;
     reloader.drain().await;
     exit
 }
 
 async fn watch_loop(
-    cfg: &ConfdConfig,
+    cfg: &ConfdOptions,
     kv: Arc<dyn KvView>,
     resources: &[Resource],
     reloader: &Reloader,
+    control: &mut Control,
 ) -> Result<Exit> {
     let prefixes = minimal_prefixes(resources.iter().flat_map(|r| r.spec.keys.iter()));
     tracing::info!(prefixes = ?prefixes.iter().map(Key::as_str).collect::<Vec<_>>(), "watching");
@@ -174,11 +179,14 @@ async fn watch_loop(
     let mut pending = Quiescence::default();
     // When the oldest change not yet rendered arrived (for the watch-lag histogram).
     let mut dirty_since: Option<Instant> = None;
-    let mut signals = Signals::new()?;
     let mut health_tick = tokio::time::interval(Duration::from_secs(1));
     write_health(cfg, None);
 
     loop {
+        // A shutdown asked for during a render is honoured before anything else starts.
+        if control.stopping() {
+            return Ok(Exit::Shutdown);
+        }
         let fire = pending.due();
         tokio::select! {
             msg = rx.recv() => {
@@ -234,7 +242,7 @@ async fn watch_loop(
                     _ => write_health(cfg, None),
                 }
             }
-            sig = signals.next() => return Ok(sig),
+            exit = control.next() => return Ok(exit),
         }
     }
 }
@@ -243,7 +251,7 @@ async fn watch_loop(
 /// what follows each write (fsync, reload) to `reloader`. Resources that fail stay out of
 /// `dirty`: the next change to their keys retries them, and the old file stays.
 async fn render_dirty(
-    cfg: &ConfdConfig,
+    cfg: &ConfdOptions,
     resources: &[Resource],
     prefixes: &[Key],
     ready: &[bool],
@@ -320,7 +328,7 @@ fn mark_dirty(
     }
 }
 
-fn write_health(cfg: &ConfdConfig, lost: Option<&str>) {
+fn write_health(cfg: &ConfdOptions, lost: Option<&str>) {
     if let Some(path) = &cfg.health_file {
         let text = match lost {
             None => "ok\n".to_owned(),
