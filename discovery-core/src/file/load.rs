@@ -53,19 +53,19 @@ fn load_file(path: &Path, out: &mut BTreeMap<Key, Bytes>) -> Result<()> {
     let text = std::fs::read(path).map_err(|e| io(path, e))?;
     let bad = |reason: String| Error::invalid_data(BACKEND, path.display().to_string(), reason);
     let is_json = path.extension().and_then(|e| e.to_str()) == Some("json");
-    let value: serde_yaml::Value = if is_json {
+    let value: yaml_serde::Value = if is_json {
         let json: serde_json::Value =
             serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
-        serde_yaml::to_value(json).map_err(|e| bad(e.to_string()))?
+        yaml_serde::to_value(json).map_err(|e| bad(e.to_string()))?
     } else {
-        serde_yaml::from_slice(&text).map_err(|e| bad(e.to_string()))?
+        yaml_serde::from_slice(&text).map_err(|e| bad(e.to_string()))?
     };
     flatten(&Key::root(), &value, out)
 }
 
 /// Adds the scalars of `value` under `prefix`: maps and lists nest, scalars become values.
-fn flatten(prefix: &Key, value: &serde_yaml::Value, out: &mut BTreeMap<Key, Bytes>) -> Result<()> {
-    use serde_yaml::Value;
+fn flatten(prefix: &Key, value: &yaml_serde::Value, out: &mut BTreeMap<Key, Bytes>) -> Result<()> {
+    use yaml_serde::Value;
     match value {
         Value::Mapping(map) => {
             for (k, v) in map {
@@ -91,8 +91,8 @@ fn flatten(prefix: &Key, value: &serde_yaml::Value, out: &mut BTreeMap<Key, Byte
 }
 
 /// The text of a scalar (`true`, `8080`, `1.5`, `""` for null); `None` for maps and lists.
-fn scalar_text(value: &serde_yaml::Value) -> Option<String> {
-    use serde_yaml::Value;
+fn scalar_text(value: &yaml_serde::Value) -> Option<String> {
+    use yaml_serde::Value;
     Some(match value {
         Value::Null => String::new(),
         Value::Bool(b) => b.to_string(),
@@ -108,7 +108,7 @@ mod tests {
     use super::*;
 
     fn flat(yaml: &str) -> BTreeMap<String, String> {
-        let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
+        let v: yaml_serde::Value = yaml_serde::from_str(yaml).unwrap();
         let mut out = BTreeMap::new();
         flatten(&Key::root(), &v, &mut out).unwrap();
         out.into_iter()

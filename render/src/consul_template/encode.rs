@@ -19,8 +19,8 @@ fn require_map(v: &Value) -> Result<Vec<(String, Value)>, FuncError> {
     Ok(map_entries(v).unwrap_or_default())
 }
 
-fn yaml_value(v: &Value) -> serde_yaml::Value {
-    use serde_yaml::Value as Y;
+fn yaml_value(v: &Value) -> yaml_serde::Value {
+    use yaml_serde::Value as Y;
     if let Some(s) = v.as_str() {
         return Y::String(s.to_owned());
     }
@@ -54,8 +54,8 @@ fn yaml_value(v: &Value) -> serde_yaml::Value {
 }
 
 /// A parsed YAML document as template values (integers stay ints, maps have string keys).
-fn from_yaml(y: serde_yaml::Value) -> Value {
-    use serde_yaml::Value as Y;
+fn from_yaml(y: yaml_serde::Value) -> Value {
+    use yaml_serde::Value as Y;
     match y {
         Y::Null => Value::from(()),
         Y::Bool(b) => Value::from(b),
@@ -240,7 +240,7 @@ pub(crate) fn register(funcs: &mut FuncMap) {
     funcs.insert("toYAML", Arity::exact(1), |_, a| {
         let v = arg_value(a, 0)?;
         require_map(v)?;
-        let s = serde_yaml::to_string(&yaml_value(v))
+        let s = yaml_serde::to_string(&yaml_value(v))
             .map_err(|e| FuncError::new(format!("toYAML: {e}")))?;
         Ok(s.strip_suffix('\n').unwrap_or(&s).to_owned().into())
     });
@@ -249,7 +249,7 @@ pub(crate) fn register(funcs: &mut FuncMap) {
         if s.is_empty() {
             return Ok(go_map(MapKind::Interface, Default::default()));
         }
-        serde_yaml::from_str::<serde_yaml::Value>(s)
+        yaml_serde::from_str::<yaml_serde::Value>(s)
             .map(from_yaml)
             .map_err(|e| FuncError::new(format!("parseYAML: {e}")))
     });
