@@ -66,6 +66,9 @@ impl TemplateSpec {
         if src.is_empty() {
             return Err(format!("invalid template {s:?}: missing source"));
         }
+        if dest.is_empty() {
+            return Err(format!("-template {s:?}: missing destination"));
+        }
         let mut t = TemplateSpec::new(PathBuf::from(dest));
         t.source = Some(PathBuf::from(src));
         t.command = parts.next().filter(|c| !c.is_empty()).map(str::to_owned);
@@ -252,5 +255,9 @@ mod tests {
         assert!(CtConfig::from_args(args(&["-once"])).is_err());
         assert!(Wait::parse("5s:1s").is_err());
         assert!(TemplateSpec::from_flag(":out").is_err());
+        for flag in ["in.tmpl", "in.tmpl:", "in.tmpl::echo hi"] {
+            let e = TemplateSpec::from_flag(flag).unwrap_err();
+            assert_eq!(e, format!("-template {flag:?}: missing destination"));
+        }
     }
 }

@@ -179,9 +179,15 @@ fn shell_quote(w: &str) -> String {
 }
 
 fn template_stanza(o: &Map<String, Value>) -> Result<TemplateSpec, String> {
-    let dest = str_field(o, "destination")?.unwrap_or_default();
+    let source = str_field(o, "source")?;
+    let Some(dest) = str_field(o, "destination")?.filter(|d| !d.is_empty()) else {
+        return Err(match &source {
+            Some(s) => format!("template {{ source = {s:?} }}: missing destination"),
+            None => "template: missing destination".into(),
+        });
+    };
     let mut t = TemplateSpec::new(PathBuf::from(dest));
-    t.source = str_field(o, "source")?.map(PathBuf::from);
+    t.source = source.map(PathBuf::from);
     t.contents = str_field(o, "contents")?;
     match (&t.source, &t.contents) {
         (Some(_), Some(_)) => {
