@@ -111,7 +111,7 @@ pub mod sync;
 pub mod value;
 
 mod confd;
-mod consul_template;
+pub mod consul_template;
 mod gojson;
 mod gostr;
 mod jinja;
