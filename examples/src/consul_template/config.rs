@@ -172,6 +172,7 @@ impl CtConfig {
         cfg.wait = file.wait;
         cfg.block_query_wait = file.block_query_wait;
         cfg.once = file.once.unwrap_or(false);
+        cfg.deprecations.extend(file.deprecations);
         if let Some(l) = file.log_level {
             cfg.log_level = l;
         }

@@ -43,6 +43,9 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     /// `once`.
     pub once: Option<bool>,
+    /// One warning per deprecated spelling merged (`ct.hcl: top-level token is deprecated; use
+    /// consul { token = "…" }`), for the caller to log.
+    pub deprecations: Vec<String>,
 }
 
 impl std::fmt::Debug for FileConfig {
@@ -55,6 +58,7 @@ impl std::fmt::Debug for FileConfig {
             .field("block_query_wait", &self.block_query_wait)
             .field("log_level", &self.log_level)
             .field("once", &self.once)
+            .field("deprecations", &self.deprecations)
             .finish()
     }
 }
@@ -76,7 +80,7 @@ impl FileConfig {
     /// deprecation warnings.
     fn merge_value(&mut self, v: &Value, file: &str) -> std::result::Result<(), String> {
         let obj = v.as_object().ok_or("the configuration is not an object")?;
-        let obj = &undeprecate(obj, file)?;
+        let obj = &undeprecate(obj, file, &mut self.deprecations)?;
         for block in blocks(obj.get("consul")) {
             if let Some(a) = str_field(block, "address")? {
                 self.consul_addr = Some(a);
@@ -110,6 +114,7 @@ impl FileConfig {
 fn undeprecate(
     obj: &Map<String, Value>,
     file: &str,
+    warnings: &mut Vec<String>,
 ) -> std::result::Result<Map<String, Value>, String> {
     let mut obj = obj.clone();
     for vault in blocks(obj.get("vault")) {
@@ -140,7 +145,7 @@ fn undeprecate(
             continue;
         };
         obj.remove(key);
-        tracing::warn!("{file}: top-level {key} is deprecated; use {new}");
+        warnings.push(format!("{file}: top-level {key} is deprecated; use {new}"));
         let consul = obj
             .entry("consul")
             .or_insert_with(|| Value::Object(Map::new()));
