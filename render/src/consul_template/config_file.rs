@@ -108,6 +108,9 @@ impl FileConfig {
     }
 }
 
+/// Turns a deprecated key's value into its new form (`None`: not the deprecated form).
+type Convert = fn(&Value) -> Option<Value>;
+
 /// consul-template 0.18's deprecated keys, moved where 0.19 wants them (each with one warning):
 /// top-level `auth {}`, `retry = "…"` (as `retry { backoff }`), `ssl {}` and `token` go under
 /// `consul {}`. `vault { renew }` is refused, as Vault is.
@@ -126,7 +129,7 @@ fn undeprecate(
             );
         }
     }
-    let moves: [(&str, &str, fn(&Value) -> Option<Value>); 4] = [
+    let moves: [(&str, &str, Convert); 4] = [
         ("auth", "consul { auth {} }", |v| {
             v.is_object().then(|| v.clone())
         }),
