@@ -113,7 +113,7 @@ pub mod sync;
 pub mod value;
 
 pub mod confd;
-mod consul_template;
+pub mod consul_template;
 mod gojson;
 mod gostr;
 mod jinja;

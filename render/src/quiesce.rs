@@ -83,7 +83,7 @@ impl Quiescence {
 }
 
 /// A Go duration (`500ms`, `1m30s`) or a bare number of seconds.
-fn parse_duration(s: &str) -> Option<Duration> {
+pub(crate) fn parse_duration(s: &str) -> Option<Duration> {
     match s.trim().parse::<u64>() {
         Ok(secs) => Some(Duration::from_secs(secs)),
         Err(_) => discovery_core::parse_go_duration(s),

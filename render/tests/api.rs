@@ -222,3 +222,34 @@ fn jinja_consul_template_functions_and_methods() {
     assert_eq!(r.output, "w1=10.0.0.1:80 w2=10.0.0.2:80 v [\"a\",\"b\"]");
     assert!(r.missing.is_empty());
 }
+
+/// consul-template 0.18's `key_or_default` renders exactly as `keyOrDefault`: present key,
+/// missing key, and the same dependencies reported.
+#[test]
+fn key_or_default_is_key_or_default() {
+    let data = kv(&[("/app/mode", "blue")]);
+    let render = |src: &str| {
+        let t = ConsulTemplate::new(
+            Template::parse(src, TemplateOptions::new(Dialect::ConsulTemplate)).unwrap(),
+        );
+        let r = t.render(&data).unwrap();
+        (r.output, r.used, r.missing)
+    };
+    for (old, new) in [
+        (
+            r#"{{key_or_default "app/mode" "green"}}"#,
+            r#"{{keyOrDefault "app/mode" "green"}}"#,
+        ),
+        (
+            r#"{{key_or_default "app/missing" "green"}}"#,
+            r#"{{keyOrDefault "app/missing" "green"}}"#,
+        ),
+    ] {
+        assert_eq!(render(old), render(new), "{old}");
+    }
+    assert_eq!(render(r#"{{key_or_default "app/mode" "x"}}"#).0, "blue");
+    assert_eq!(
+        render(r#"{{key_or_default "app/missing" "green"}}"#).0,
+        "green"
+    );
+}

@@ -576,3 +576,122 @@ fn run_to_exit(cmd: &mut Command, limit: Duration) -> Option<Output> {
     }
     Some(child.wait_with_output().unwrap())
 }
+/// One bad consul-template input: its command line (after `-consul-addr` of an address nothing
+/// listens on) and config file (`{dir}` is replaced by the case's directory).
+struct CtCase {
+    name: &'static str,
+    args: &'static [&'static str],
+    /// `ct.hcl`'s content, passed as `-config ct.hcl` when given.
+    config: Option<&'static str>,
+    /// Substrings stderr must contain.
+    mentions: &'static [&'static str],
+}
+
+fn ct_cases() -> Vec<CtCase> {
+    vec![
+        // --- a template with no destination: refused before anything connects ---
+        CtCase {
+            name: "-template without destination",
+            args: &["-template", "in.tmpl"],
+            config: None,
+            mentions: &["-template \"in.tmpl\"", "missing destination"],
+        },
+        CtCase {
+            name: "-template with an empty destination",
+            args: &["-template", "in.tmpl::echo hi"],
+            config: None,
+            mentions: &["-template \"in.tmpl::echo hi\"", "missing destination"],
+        },
+        CtCase {
+            name: "template {} without destination",
+            args: &[],
+            config: Some("template {\n  source = \"in.tmpl\"\n}\n"),
+            mentions: &["ct.hcl", "source = \"in.tmpl\"", "missing destination"],
+        },
+        CtCase {
+            name: "template {} with contents, no destination",
+            args: &[],
+            config: Some("template {\n  contents = \"x\"\n}\n"),
+            mentions: &["ct.hcl", "template", "missing destination"],
+        },
+    ]
+}
+
+/// consul-template refuses each [`ct_cases`] input with a clear error and a non-zero exit, writes
+/// nothing, never panics and does not wait on Consul.
+#[test]
+fn consul_template_bad_input_table() {
+    let mut report = Vec::new();
+    let cases = ct_cases();
+    for case in &cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("in.tmpl"), "{{key \"app/name\"}}").unwrap();
+        let mut cmd = Command::new(bin("consul-template"));
+        cmd.current_dir(dir.path())
+            .args(["-consul-addr", "127.0.0.1:1", "-once"])
+            .args(case.args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        if let Some(c) = case.config {
+            std::fs::write(dir.path().join("ct.hcl"), c).unwrap();
+            cmd.args(["-config", "ct.hcl"]);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
+        let mut problems = Vec::new();
+        if out.status.success() || out.status.code().is_none() {
+            problems.push(format!("exit status {} (expected a failure)", out.status));
+        }
+        if stderr.contains("panicked") {
+            problems.push("consul-template panicked".into());
+        }
+        for m in case.mentions {
+            if !stderr.contains(m) {
+                problems.push(format!("stderr does not mention {m:?}"));
+            }
+        }
+        let mut files: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "in.tmpl" && n != "ct.hcl")
+            .collect();
+        files.sort();
+        if !files.is_empty() {
+            problems.push(format!("files written: {files:?}"));
+        }
+        eprintln!(
+            "ct case {:<45} exit {:?}: {}",
+            case.name,
+            out.status.code(),
+            if problems.is_empty() { "ok" } else { "FAILED" }
+        );
+        if !problems.is_empty() {
+            report.push(format!(
+                "{}:\n  - {}\n  stderr:\n{}",
+                case.name,
+                problems.join("\n  - "),
+                tail(&stderr, 12)
+            ));
+        }
+    }
+    println!(
+        "{} bad-input cases run through consul-template",
+        cases.len()
+    );
+    assert!(
+        report.is_empty(),
+        "{} case(s) failed:\n{}",
+        report.len(),
+        report.join("\n")
+    );
+}

@@ -1,82 +1,17 @@
 //! consul-template's configuration: command-line flags in Go syntax and `-config` files (HCL or
-//! JSON; files or directories, merged in lexical order). The command line beats the files.
+//! JSON; files or directories, merged in lexical order, read by
+//! [`discovery_render::consul_template::FileConfig`]). The command line beats the files.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
+
+use discovery_core::Error;
+use discovery_render::consul_template::FileConfig;
 
 use crate::goflags::{FlagError, FlagSet, Kind};
 
-/// consul-template's default `command_timeout`.
-pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
-
+pub use discovery_render::consul_template::{TemplateSpec, DEFAULT_COMMAND_TIMEOUT};
 pub use discovery_render::quiesce::Wait;
-
-/// One `template {}` stanza or `-template` flag.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TemplateSpec {
-    /// `source`: the template file.
-    pub source: Option<PathBuf>,
-    /// `contents`: the template inline (instead of `source`).
-    pub contents: Option<String>,
-    /// `destination`.
-    pub destination: PathBuf,
-    /// `command`, as a `/bin/sh -c` string (a list is shell-quoted and joined).
-    pub command: Option<String>,
-    /// `command_timeout` (default 30 s).
-    pub command_timeout: Duration,
-    /// `perms` (octal); `None` keeps the existing file's mode, else 0644.
-    pub perms: Option<u32>,
-    /// `backup`: keep the previous content as `<destination>.bak`.
-    pub backup: bool,
-    /// `wait`: this template's quiescence (overrides the global one).
-    pub wait: Option<Wait>,
-    /// `left_delimiter`.
-    pub left_delimiter: Option<String>,
-    /// `right_delimiter`.
-    pub right_delimiter: Option<String>,
-    /// `error_on_missing_key` (Go's `missingkey=error`).
-    pub error_on_missing_key: bool,
-    /// `create_dest_dirs` (default true).
-    pub create_dest_dirs: bool,
-}
-
-impl TemplateSpec {
-    pub(super) fn new(destination: PathBuf) -> Self {
-        TemplateSpec {
-            source: None,
-            contents: None,
-            destination,
-            command: None,
-            command_timeout: DEFAULT_COMMAND_TIMEOUT,
-            perms: None,
-            backup: false,
-            wait: None,
-            left_delimiter: None,
-            right_delimiter: None,
-            error_on_missing_key: false,
-            create_dest_dirs: true,
-        }
-    }
-
-    /// Parses `-template "src:dest[:command]"` (the command may itself contain `:`).
-    pub fn from_flag(s: &str) -> Result<Self, String> {
-        let mut parts = s.splitn(3, ':');
-        let src = parts.next().unwrap_or("");
-        let dest = parts.next().unwrap_or("");
-        if src.is_empty() {
-            return Err(format!("invalid template {s:?}: missing source"));
-        }
-        let mut t = TemplateSpec::new(PathBuf::from(dest));
-        t.source = Some(PathBuf::from(src));
-        t.command = parts.next().filter(|c| !c.is_empty()).map(str::to_owned);
-        Ok(t)
-    }
-
-    /// A short name for logs: the destination.
-    pub fn name(&self) -> String {
-        self.destination.display().to_string()
-    }
-}
 
 /// The whole configuration. `Debug` redacts the token.
 #[derive(Clone, Default)]
@@ -99,6 +34,8 @@ pub struct CtConfig {
     pub block_query_wait: Option<Duration>,
     /// `-log-level` (default `warn`, as consul-template).
     pub log_level: String,
+    /// One warning per deprecated flag spelling used (logged once logging is set up).
+    pub deprecations: Vec<String>,
 }
 
 impl std::fmt::Debug for CtConfig {
@@ -112,6 +49,7 @@ impl std::fmt::Debug for CtConfig {
             .field("wait", &self.wait)
             .field("block_query_wait", &self.block_query_wait)
             .field("log_level", &self.log_level)
+            .field("deprecations", &self.deprecations)
             .finish()
     }
 }
@@ -121,14 +59,13 @@ fn flags() -> FlagSet {
     f.define(
         "consul-addr",
         Kind::Value,
-        "Consul agent address (host:port or URL)",
+        "Consul agent address (host:port or URL); -consul is its deprecated spelling",
     )
     .define(
-        "token",
+        "consul-token",
         Kind::Value,
-        "Consul ACL token (or CONSUL_HTTP_TOKEN)",
+        "Consul ACL token (or CONSUL_HTTP_TOKEN); -token is its deprecated spelling",
     )
-    .define("consul-token", Kind::Value, "alias of -token")
     .define(
         "template",
         Kind::Repeated,
@@ -162,27 +99,87 @@ fn flags() -> FlagSet {
     f
 }
 
+/// consul-template 0.18's flag spellings (removed in 0.19) and their new names; `-ssl*` is a
+/// prefix (`-ssl-verify` is `-consul-ssl-verify`).
+const RENAMED: [(&str, &str); 4] = [
+    ("auth", "consul-auth"),
+    ("consul", "consul-addr"),
+    ("ssl", "consul-ssl"),
+    ("token", "consul-token"),
+];
+
+/// Rewrites the deprecated flag spellings to their new names, as consul-template 0.18 did (any
+/// argument spelled like one); returns one warning per rewrite.
+fn undeprecate(args: Vec<String>) -> (Vec<String>, Vec<String>) {
+    let mut warnings = Vec::new();
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        if !arg.starts_with('-') {
+            out.push(arg);
+            continue;
+        }
+        let dashes = if arg.starts_with("--") { "--" } else { "-" };
+        let body = &arg[dashes.len()..];
+        let (name, value) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        let renamed = RENAMED.iter().find_map(|(old, new)| {
+            let rest = name.strip_prefix(old)?;
+            (rest.is_empty() || (*old == "ssl" && rest.starts_with('-')))
+                .then(|| format!("{new}{rest}"))
+        });
+        let Some(new) = renamed else {
+            out.push(arg);
+            continue;
+        };
+        warnings.push(format!("-{name} is deprecated; use -{new}"));
+        out.push(match value {
+            Some(v) => format!("{dashes}{new}={v}"),
+            None => format!("{dashes}{new}"),
+        });
+    }
+    (out, warnings)
+}
+
 impl CtConfig {
     /// Parses the command line (without the program name) and the config files it names.
     pub fn from_args(args: Vec<String>) -> Result<Self, FlagError> {
         let mut f = flags();
-        f.parse(args)?;
+        let (args, deprecations) = undeprecate(args);
+        f.parse(args).map_err(|e| match e {
+            FlagError::Bad(m) if !deprecations.is_empty() => {
+                FlagError::Bad(format!("{}\n{m}", deprecations.join("\n")))
+            }
+            other => other,
+        })?;
         let bad = FlagError::Bad;
         let mut cfg = CtConfig {
             log_level: "warn".into(),
+            deprecations,
             ..Default::default()
         };
+        let mut file = FileConfig::default();
         for path in f.values("config") {
-            for file in super::config_file::config_files(Path::new(path)).map_err(bad)? {
-                let value = super::config_file::read_config(&file).map_err(bad)?;
-                cfg.merge_file(&value)
-                    .map_err(|e| FlagError::Bad(format!("{}: {e}", file.display())))?;
-            }
+            file.merge_path(Path::new(path)).map_err(|e| match e {
+                Error::InvalidConfig { key, reason } => FlagError::Bad(format!("{key}: {reason}")),
+                other => FlagError::Bad(other.to_string()),
+            })?;
+        }
+        cfg.consul_addr = file.consul_addr;
+        cfg.token = file.token;
+        cfg.templates = file.templates;
+        cfg.wait = file.wait;
+        cfg.block_query_wait = file.block_query_wait;
+        cfg.once = file.once.unwrap_or(false);
+        cfg.deprecations.extend(file.deprecations);
+        if let Some(l) = file.log_level {
+            cfg.log_level = l;
         }
         if let Some(a) = f.value("consul-addr") {
             cfg.consul_addr = Some(a.to_owned());
         }
-        if let Some(t) = f.value("token").or(f.value("consul-token")) {
+        if let Some(t) = f.value("consul-token") {
             cfg.token = Some(t.to_owned());
         }
         for t in f.values("template") {
@@ -213,6 +210,7 @@ impl CtConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::PathBuf;
 
     fn args(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| s.to_string()).collect()
@@ -252,5 +250,127 @@ mod tests {
         assert!(CtConfig::from_args(args(&["-once"])).is_err());
         assert!(Wait::parse("5s:1s").is_err());
         assert!(TemplateSpec::from_flag(":out").is_err());
+        for flag in ["in.tmpl", "in.tmpl:", "in.tmpl::echo hi"] {
+            let e = TemplateSpec::from_flag(flag).unwrap_err();
+            assert_eq!(e, format!("-template {flag:?}: missing destination"));
+        }
+    }
+
+    #[test]
+    fn hcl_and_json_files_merge_and_cli_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.hcl"),
+            r#"
+consul { address = "10.0.0.1:8500" }
+block_query_wait = "5m"
+wait {
+  min = "1s"
+  max = "3s"
+}
+template {
+  source = "a.tmpl"
+  destination = "a.out"
+  command = ["systemctl", "reload", "my app"]
+  perms = 0600
+  backup = true
+  wait = "5s:10s"
+  left_delimiter = "[["
+  right_delimiter = "]]"
+  error_on_missing_key = true
+  create_dest_dirs = false
+  command_timeout = "5s"
+}
+template {
+  contents = "{{key \"x\"}}"
+  destination = "b.out"
+}
+"#,
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("b.json"),
+            r#"{"consul": {"address": "10.0.0.2:8500", "token": "t"}, "template": [{"source": "c.tmpl", "destination": "c.out", "command": "echo hi"}]}"#,
+        )
+        .unwrap();
+        let cfg = CtConfig::from_args(args(&["-config", dir.path().to_str().unwrap()])).unwrap();
+        assert_eq!(cfg.consul_addr.as_deref(), Some("10.0.0.2:8500"));
+        assert_eq!(cfg.token.as_deref(), Some("t"));
+        assert!(
+            !format!("{cfg:?}").contains("\"t\""),
+            "token leaked in Debug"
+        );
+        assert_eq!(cfg.wait.map(|w| w.max), Some(Duration::from_secs(3)));
+        assert_eq!(cfg.block_query_wait, Some(Duration::from_secs(300)));
+        let names: Vec<_> = cfg.templates.iter().map(|t| t.name()).collect();
+        assert_eq!(names, ["a.out", "b.out", "c.out"]);
+        let a = &cfg.templates[0];
+        assert_eq!(a.command.as_deref(), Some("systemctl reload 'my app'"));
+        assert_eq!(a.perms, Some(0o600));
+        assert!(a.backup && a.error_on_missing_key && !a.create_dest_dirs);
+        assert_eq!(a.wait.map(|w| w.min), Some(Duration::from_secs(5)));
+        assert_eq!(a.left_delimiter.as_deref(), Some("[["));
+        assert_eq!(a.command_timeout, Duration::from_secs(5));
+        assert!(cfg.templates[1].contents.is_some());
+        let cli = CtConfig::from_args(args(&[
+            "-config",
+            dir.path().to_str().unwrap(),
+            "-consul-addr",
+            "127.0.0.1:1",
+        ]))
+        .unwrap();
+        assert_eq!(cli.consul_addr.as_deref(), Some("127.0.0.1:1"));
+    }
+
+    #[test]
+    fn deprecated_flags_are_renamed_with_one_warning_each() {
+        let cfg = CtConfig::from_args(args(&[
+            "-consul",
+            "127.0.0.1:8500",
+            "--token=secret",
+            "-template",
+            "in.tmpl:out.conf",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.consul_addr.as_deref(), Some("127.0.0.1:8500"));
+        assert_eq!(cfg.token.as_deref(), Some("secret"));
+        assert_eq!(
+            cfg.deprecations,
+            [
+                "-consul is deprecated; use -consul-addr",
+                "-token is deprecated; use -consul-token"
+            ]
+        );
+        let (out, w) = undeprecate(args(&[
+            "-ssl-verify=false",
+            "-auth",
+            "u:p",
+            "-consul-addr=x",
+        ]));
+        assert_eq!(
+            out,
+            [
+                "-consul-ssl-verify=false",
+                "-consul-auth",
+                "u:p",
+                "-consul-addr=x"
+            ]
+        );
+        assert_eq!(
+            w,
+            [
+                "-ssl-verify is deprecated; use -consul-ssl-verify",
+                "-auth is deprecated; use -consul-auth"
+            ]
+        );
+        // The new spelling is not supported: the old one gets its error, after the warning.
+        let e = CtConfig::from_args(args(&["-ssl", "-template", "a:b"])).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.starts_with(
+                "-ssl is deprecated; use -consul-ssl\nflag provided but not defined: -consul-ssl"
+            ),
+            "{e}"
+        );
     }
 }

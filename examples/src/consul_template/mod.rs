@@ -2,20 +2,19 @@
 //! rendering its templates byte for byte, with one shared subscription per dependency across all
 //! templates and a unified diff in `-dry` mode.
 
+//!
+//! The engine is [`discovery_render::consul_template::CtRunner`]; this module is its command
+//! line: flags and config files, the exported environment, logging, signals and exit codes.
+
 pub mod config;
-mod config_file;
-pub mod run;
-pub mod store;
-pub mod tmpl;
 
 use discovery_consul::{ConsulBackend, ConsulConfig};
-use discovery_core::{Backoff, Error, Result};
+use discovery_core::{Error, Result};
+use discovery_render::consul_template::{CtOptions, CtRunner, Mode};
 
 use crate::goflags::FlagError;
-use crate::signals::Exit;
+use crate::signals::{Exit, Signals};
 use config::CtConfig;
-use store::Store;
-use tmpl::Tmpl;
 
 /// Runs consul-template with `args` (without the program name); returns the exit code.
 ///
@@ -37,6 +36,9 @@ pub fn main(args: Vec<String>) -> i32 {
         }
     };
     crate::logging::init(&cfg.log_level);
+    for d in &cfg.deprecations {
+        tracing::warn!("{d}");
+    }
     let consul = match consul_config(&cfg) {
         Ok(c) => c,
         Err(e) => return fail(&e),
@@ -104,70 +106,44 @@ fn export_env(cfg: &CtConfig, consul: &ConsulConfig) {
     }
 }
 
-fn load_all(cfg: &CtConfig) -> Result<Vec<Tmpl>> {
-    cfg.templates
-        .iter()
-        .map(|spec| Tmpl::load(spec.clone(), cfg.wait))
-        .collect()
+/// The runner's options from the configuration.
+fn options(cfg: &CtConfig) -> CtOptions {
+    let mode = if cfg.once { Mode::Once } else { Mode::Watch };
+    CtOptions::new(cfg.templates.clone())
+        .mode(mode)
+        .dry(cfg.dry)
+        .wait(cfg.wait)
 }
 
-/// Runs the configured mode to completion. In watch mode `SIGHUP` re-reads the configuration
-/// and the templates (keeping the subscriptions); a bad reload keeps the running set.
+/// Runs the configured mode to completion. SIGINT and SIGTERM stop (in `-once` mode SIGHUP
+/// too); in watch mode SIGHUP re-reads the configuration and the templates (the runner keeps
+/// its subscriptions); a bad reload keeps the running set.
 pub async fn run(cfg: CtConfig, consul: ConsulConfig, args: Vec<String>) -> Result<()> {
     let backend = ConsulBackend::new(consul)?;
-    let mut store = Store::new(backend.clone());
-    let mut templates = load_all(&cfg)?;
-    tracing::info!(
-        templates = templates.len(),
-        once = cfg.once,
-        dry = cfg.dry,
-        "starting consul-template"
-    );
-    if cfg.once {
-        preflight(&backend).await?;
-        return run::once(&mut templates, &mut store, cfg.dry).await;
-    }
-    let mut cfg = cfg;
+    let mut signals = Signals::new()?;
+    let mut handle = CtRunner::new(options(&cfg), backend)?.start();
     loop {
-        match run::watch(&mut templates, &mut store, cfg.dry).await? {
-            Exit::Signal => return Ok(()),
-            Exit::Reload => {
+        tokio::select! {
+            r = handle.wait() => return r,
+            sig = signals.next() => {
+                if sig == Exit::Signal || cfg.once {
+                    tracing::info!(?sig, "signal: stopping");
+                    handle.shutdown();
+                    return handle.wait().await;
+                }
                 tracing::info!("SIGHUP: reloading configuration and templates");
-                match CtConfig::from_args(args.clone())
-                    .map_err(|e| Error::invalid_config("config", e.to_string()))
-                    .and_then(|c| load_all(&c).map(|t| (c, t)))
-                {
-                    Ok((c, t)) => {
-                        cfg = c;
-                        templates = t;
+                let reloaded = CtConfig::from_args(args.clone())
+                    .map_err(|e| Error::invalid_config("config", e.to_string()));
+                match reloaded {
+                    // The runner logs a template that does not load and keeps the running set.
+                    Ok(c) => {
+                        let _ = handle.reload(options(&c)).await;
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "reload failed; keeping the running configuration")
                     }
                 }
             }
-        }
-    }
-}
-
-/// `-once` gives up when the agent cannot be reached after a few attempts (the shared
-/// subscriptions retry forever, which suits a daemon but would hang a one-shot run).
-async fn preflight(backend: &ConsulBackend) -> Result<()> {
-    const ATTEMPTS: u32 = 6;
-    let backoff = Backoff::new(
-        std::time::Duration::from_millis(250),
-        std::time::Duration::from_secs(4),
-    );
-    let mut attempt = 0;
-    loop {
-        match backend.services().await {
-            Ok(_) => return Ok(()),
-            Err(e) if e.is_retryable() && attempt + 1 < ATTEMPTS => {
-                tracing::warn!(error = %e, attempt, "Consul not reachable yet; retrying");
-                tokio::time::sleep(backoff.delay(attempt)).await;
-                attempt += 1;
-            }
-            Err(e) => return Err(e),
         }
     }
 }

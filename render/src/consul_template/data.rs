@@ -322,15 +322,18 @@ pub(crate) fn register(funcs: &mut FuncMap) {
         let (_, value) = lookup_key(state(ctx)?, arg_str(args, 0)?)?;
         Ok(Value::from(value.is_some()))
     });
-    funcs.insert("keyOrDefault", Arity::exact(2), |ctx, args| {
-        let (_, value) = lookup_key(state(ctx)?, arg_str(args, 0)?)?;
-        let default = arg_str(args, 1)?;
-        Ok(Value::from(
-            value
-                .filter(|v| !v.is_empty())
-                .unwrap_or_else(|| default.to_owned()),
-        ))
-    });
+    // `key_or_default` is consul-template 0.18's spelling (removed in 0.19): the same function.
+    for name in ["keyOrDefault", "key_or_default"] {
+        funcs.insert(name, Arity::exact(2), |ctx, args| {
+            let (_, value) = lookup_key(state(ctx)?, arg_str(args, 0)?)?;
+            let default = arg_str(args, 1)?;
+            Ok(Value::from(
+                value
+                    .filter(|v| !v.is_empty())
+                    .unwrap_or_else(|| default.to_owned()),
+            ))
+        });
+    }
     funcs.insert("ls", Arity::exact(1), |c, a| list(c, a, true, true));
     funcs.insert("safeLs", Arity::exact(1), |c, a| list(c, a, true, false));
     funcs.insert("tree", Arity::exact(1), |c, a| list(c, a, false, true));

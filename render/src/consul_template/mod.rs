@@ -1,13 +1,41 @@
 //! The consul-template dialect: data functions recording dependencies, helpers, scratch, math
 //! and encoders, and [`ConsulTemplate`].
+//!
+//! With the `consul` feature, consul-template's engine too: `CtRunner` renders
+//! `TemplateSpec`s from a Consul agent in-process and runs their commands (the
+//! `consul-template` binary is a command line around it), and `FileConfig` reads
+//! consul-template's HCL/JSON configuration files.
 
+#[cfg(feature = "consul")]
+mod config_file;
 mod data;
 mod encode;
 mod group;
 mod helpers;
 mod math;
+#[cfg(feature = "consul")]
+mod options;
 mod query;
+#[cfg(feature = "consul")]
+mod run;
+#[cfg(feature = "consul")]
+mod runner;
 mod scratch;
+#[cfg(feature = "consul")]
+mod spec;
+#[cfg(feature = "consul")]
+mod store;
+#[cfg(feature = "consul")]
+mod tmpl;
+
+#[cfg(feature = "consul")]
+pub use config_file::FileConfig;
+#[cfg(feature = "consul")]
+pub use options::{CtOptions, Mode};
+#[cfg(feature = "consul")]
+pub use runner::{CtHandle, CtRunner};
+#[cfg(feature = "consul")]
+pub use spec::{TemplateSpec, DEFAULT_COMMAND_TIMEOUT};
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

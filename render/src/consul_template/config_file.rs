@@ -1,18 +1,86 @@
-//! `-config` files: HCL or JSON, files or directories (lexical order), merged into a
-//! [`CtConfig`] (right-most wins; templates accumulate).
+//! consul-template's `-config` files: HCL or JSON, files or directories (lexical order), merged
+//! into a [`FileConfig`] (right-most wins; templates accumulate). The spellings consul-template
+//! 0.18 still accepted (top-level `token`, `retry`, `auth`, `ssl`) are moved under `consul {}`
+//! with a warning; `vault { renew }` is refused (Vault is not supported).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use discovery_core::{Error, Result};
 use serde_json::{Map, Value};
 
-use super::config::{CtConfig, TemplateSpec, Wait};
-use crate::goflags::parse_duration;
+use super::spec::TemplateSpec;
+use crate::quiesce::Wait;
 
-impl CtConfig {
-    /// Merges one parsed config file (right-most wins; templates accumulate).
-    pub(super) fn merge_file(&mut self, v: &Value) -> Result<(), String> {
+/// What consul-template configuration files set. `Debug` redacts the token.
+///
+/// ```
+/// use discovery_render::consul_template::FileConfig;
+/// let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("ct.hcl");
+/// std::fs::write(&path, "consul { address = \"127.0.0.1:8500\" }\n\
+///     template {\n  source = \"in.tmpl\"\n  destination = \"out.conf\"\n}\n")?;
+/// let mut cfg = FileConfig::default();
+/// cfg.merge_path(&path)?;
+/// assert_eq!(cfg.consul_addr.as_deref(), Some("127.0.0.1:8500"));
+/// assert_eq!(cfg.templates[0].name(), "out.conf");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileConfig {
+    /// `consul { address }`.
+    pub consul_addr: Option<String>,
+    /// `consul { token }` (or the deprecated top-level `token`). Never logged.
+    pub token: Option<String>,
+    /// The `template {}` stanzas, in file order.
+    pub templates: Vec<TemplateSpec>,
+    /// `wait`: the global quiescence.
+    pub wait: Option<Wait>,
+    /// `block_query_wait`.
+    pub block_query_wait: Option<Duration>,
+    /// `log_level`.
+    pub log_level: Option<String>,
+    /// `once`.
+    pub once: Option<bool>,
+    /// One warning per deprecated spelling merged (`ct.hcl: top-level token is deprecated; use
+    /// consul { token = "…" }`), for the caller to log.
+    pub deprecations: Vec<String>,
+}
+
+impl std::fmt::Debug for FileConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileConfig")
+            .field("consul_addr", &self.consul_addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("templates", &self.templates)
+            .field("wait", &self.wait)
+            .field("block_query_wait", &self.block_query_wait)
+            .field("log_level", &self.log_level)
+            .field("once", &self.once)
+            .field("deprecations", &self.deprecations)
+            .finish()
+    }
+}
+
+impl FileConfig {
+    /// Merges `path`: a file, or a directory's files in lexical order. An error is
+    /// [`Error::InvalidConfig`] whose key is the file.
+    pub fn merge_path(&mut self, path: &Path) -> Result<()> {
+        let bad = |p: &Path, e: String| Error::invalid_config(p.display().to_string(), e);
+        for file in config_files(path).map_err(|e| bad(path, e))? {
+            let value = read_config(&file).map_err(|e| bad(&file, e))?;
+            self.merge_value(&value, &file.display().to_string())
+                .map_err(|e| bad(&file, e))?;
+        }
+        Ok(())
+    }
+
+    /// Merges one parsed config file (right-most wins; templates accumulate); `file` names it in
+    /// deprecation warnings.
+    fn merge_value(&mut self, v: &Value, file: &str) -> std::result::Result<(), String> {
         let obj = v.as_object().ok_or("the configuration is not an object")?;
+        let obj = &undeprecate(obj, file, &mut self.deprecations)?;
         for block in blocks(obj.get("consul")) {
             if let Some(a) = str_field(block, "address")? {
                 self.consul_addr = Some(a);
@@ -28,10 +96,10 @@ impl CtConfig {
             self.block_query_wait = Some(duration_value(w, "block_query_wait")?);
         }
         if let Some(l) = str_field(obj, "log_level")? {
-            self.log_level = l;
+            self.log_level = Some(l);
         }
         if let Some(b) = obj.get("once").and_then(Value::as_bool) {
-            self.once = b;
+            self.once = Some(b);
         }
         for t in blocks(obj.get("template")) {
             self.templates.push(template_stanza(t)?);
@@ -40,8 +108,61 @@ impl CtConfig {
     }
 }
 
+/// Turns a deprecated key's value into its new form (`None`: not the deprecated form).
+type Convert = fn(&Value) -> Option<Value>;
+
+/// consul-template 0.18's deprecated keys, moved where 0.19 wants them (each with one warning):
+/// top-level `auth {}`, `retry = "…"` (as `retry { backoff }`), `ssl {}` and `token` go under
+/// `consul {}`. `vault { renew }` is refused, as Vault is.
+fn undeprecate(
+    obj: &Map<String, Value>,
+    file: &str,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<Map<String, Value>, String> {
+    let mut obj = obj.clone();
+    for vault in blocks(obj.get("vault")) {
+        if vault.contains_key("renew") {
+            return Err(
+                "vault { renew } is deprecated (use vault { renew_token }), and Vault is not \
+                 supported by this consul-template"
+                    .into(),
+            );
+        }
+    }
+    let moves: [(&str, &str, Convert); 4] = [
+        ("auth", "consul { auth {} }", |v| {
+            v.is_object().then(|| v.clone())
+        }),
+        ("retry", "consul { retry { backoff = \"…\" } }", |v| {
+            v.as_str().map(|s| serde_json::json!({ "backoff": s }))
+        }),
+        ("ssl", "consul { ssl {} }", |v| {
+            v.is_object().then(|| v.clone())
+        }),
+        ("token", "consul { token = \"…\" }", |v| {
+            v.as_str().map(|s| Value::String(s.into()))
+        }),
+    ];
+    for (key, new, convert) in moves {
+        let Some(moved) = obj.get(key).and_then(convert) else {
+            continue;
+        };
+        obj.remove(key);
+        warnings.push(format!("{file}: top-level {key} is deprecated; use {new}"));
+        let consul = obj
+            .entry("consul")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Array(list) = consul {
+            list.push(serde_json::json!({ key: moved }));
+        } else if let Value::Object(c) = consul {
+            c.insert(key.to_owned(), moved);
+        }
+    }
+    Ok(obj)
+}
+
 /// The files of `-config path`: the file itself, or a directory's files in lexical order.
-pub(super) fn config_files(path: &Path) -> Result<Vec<PathBuf>, String> {
+fn config_files(path: &Path) -> std::result::Result<Vec<PathBuf>, String> {
     let meta = std::fs::metadata(path).map_err(|e| format!("config {}: {e}", path.display()))?;
     if !meta.is_dir() {
         return Ok(vec![path.to_owned()]);
@@ -56,7 +177,7 @@ pub(super) fn config_files(path: &Path) -> Result<Vec<PathBuf>, String> {
 }
 
 /// Reads a config file: JSON when it parses as JSON (or ends in `.json`), else HCL.
-pub(super) fn read_config(path: &Path) -> Result<Value, String> {
+fn read_config(path: &Path) -> std::result::Result<Value, String> {
     let text =
         std::fs::read_to_string(path).map_err(|e| format!("config {}: {e}", path.display()))?;
     let is_json = path.extension().is_some_and(|e| e == "json");
@@ -78,7 +199,7 @@ fn blocks(v: Option<&Value>) -> Vec<&Map<String, Value>> {
     }
 }
 
-fn str_field(o: &Map<String, Value>, k: &str) -> Result<Option<String>, String> {
+fn str_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<String>, String> {
     match o.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -86,7 +207,7 @@ fn str_field(o: &Map<String, Value>, k: &str) -> Result<Option<String>, String> 
     }
 }
 
-fn bool_field(o: &Map<String, Value>, k: &str) -> Result<Option<bool>, String> {
+fn bool_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<bool>, String> {
     match o.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -98,9 +219,11 @@ fn bool_field(o: &Map<String, Value>, k: &str) -> Result<Option<bool>, String> {
     }
 }
 
-fn duration_value(v: &Value, k: &str) -> Result<Duration, String> {
+fn duration_value(v: &Value, k: &str) -> std::result::Result<Duration, String> {
     match v {
-        Value::String(s) => parse_duration(s).ok_or_else(|| format!("{k}: invalid duration {s:?}")),
+        Value::String(s) => {
+            crate::quiesce::parse_duration(s).ok_or_else(|| format!("{k}: invalid duration {s:?}"))
+        }
         // A bare number is nanoseconds in consul-template's JSON/HCL (Go's time.Duration).
         Value::Number(n) => n
             .as_u64()
@@ -111,7 +234,7 @@ fn duration_value(v: &Value, k: &str) -> Result<Duration, String> {
 }
 
 /// `wait = "min:max"` or `wait { min = "…" max = "…" }`.
-fn wait_value(v: &Value) -> Result<Wait, String> {
+fn wait_value(v: &Value) -> std::result::Result<Wait, String> {
     match v {
         Value::String(s) => Wait::parse(s),
         Value::Object(o) => {
@@ -138,7 +261,7 @@ fn wait_value(v: &Value) -> Result<Wait, String> {
 }
 
 /// A command as one `sh -c` string: a list is shell-quoted (consul-template execs it directly).
-fn command_value(v: &Value) -> Result<Option<String>, String> {
+fn command_value(v: &Value) -> std::result::Result<Option<String>, String> {
     match v {
         Value::Null => Ok(None),
         Value::String(s) if s.trim().is_empty() => Ok(None),
@@ -151,7 +274,7 @@ fn command_value(v: &Value) -> Result<Option<String>, String> {
                         .map(str::to_owned)
                         .ok_or("command: expected strings")
                 })
-                .collect::<Result<Vec<_>, _>>()?;
+                .collect::<std::result::Result<Vec<_>, _>>()?;
             Ok(match words.as_slice() {
                 [] => None,
                 [one] => Some(one.clone()),
@@ -178,10 +301,16 @@ fn shell_quote(w: &str) -> String {
     }
 }
 
-fn template_stanza(o: &Map<String, Value>) -> Result<TemplateSpec, String> {
-    let dest = str_field(o, "destination")?.unwrap_or_default();
+fn template_stanza(o: &Map<String, Value>) -> std::result::Result<TemplateSpec, String> {
+    let source = str_field(o, "source")?;
+    let Some(dest) = str_field(o, "destination")?.filter(|d| !d.is_empty()) else {
+        return Err(match &source {
+            Some(s) => format!("template {{ source = {s:?} }}: missing destination"),
+            None => "template: missing destination".into(),
+        });
+    };
     let mut t = TemplateSpec::new(PathBuf::from(dest));
-    t.source = str_field(o, "source")?.map(PathBuf::from);
+    t.source = source.map(PathBuf::from);
     t.contents = str_field(o, "contents")?;
     match (&t.source, &t.contents) {
         (Some(_), Some(_)) => {
@@ -216,79 +345,4 @@ fn template_stanza(o: &Map<String, Value>) -> Result<TemplateSpec, String> {
     t.error_on_missing_key = bool_field(o, "error_on_missing_key")?.unwrap_or(false);
     t.create_dest_dirs = bool_field(o, "create_dest_dirs")?.unwrap_or(true);
     Ok(t)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(s: &[&str]) -> Vec<String> {
-        s.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn hcl_and_json_files_merge_and_cli_wins() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("a.hcl"),
-            r#"
-consul { address = "10.0.0.1:8500" }
-block_query_wait = "5m"
-wait {
-  min = "1s"
-  max = "3s"
-}
-template {
-  source = "a.tmpl"
-  destination = "a.out"
-  command = ["systemctl", "reload", "my app"]
-  perms = 0600
-  backup = true
-  wait = "5s:10s"
-  left_delimiter = "[["
-  right_delimiter = "]]"
-  error_on_missing_key = true
-  create_dest_dirs = false
-  command_timeout = "5s"
-}
-template {
-  contents = "{{key \"x\"}}"
-  destination = "b.out"
-}
-"#,
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("b.json"),
-            r#"{"consul": {"address": "10.0.0.2:8500", "token": "t"}, "template": [{"source": "c.tmpl", "destination": "c.out", "command": "echo hi"}]}"#,
-        )
-        .unwrap();
-        let cfg = CtConfig::from_args(args(&["-config", dir.path().to_str().unwrap()])).unwrap();
-        assert_eq!(cfg.consul_addr.as_deref(), Some("10.0.0.2:8500"));
-        assert_eq!(cfg.token.as_deref(), Some("t"));
-        assert!(
-            !format!("{cfg:?}").contains("\"t\""),
-            "token leaked in Debug"
-        );
-        assert_eq!(cfg.wait.map(|w| w.max), Some(Duration::from_secs(3)));
-        assert_eq!(cfg.block_query_wait, Some(Duration::from_secs(300)));
-        let names: Vec<_> = cfg.templates.iter().map(|t| t.name()).collect();
-        assert_eq!(names, ["a.out", "b.out", "c.out"]);
-        let a = &cfg.templates[0];
-        assert_eq!(a.command.as_deref(), Some("systemctl reload 'my app'"));
-        assert_eq!(a.perms, Some(0o600));
-        assert!(a.backup && a.error_on_missing_key && !a.create_dest_dirs);
-        assert_eq!(a.wait.map(|w| w.min), Some(Duration::from_secs(5)));
-        assert_eq!(a.left_delimiter.as_deref(), Some("[["));
-        assert_eq!(a.command_timeout, Duration::from_secs(5));
-        assert!(cfg.templates[1].contents.is_some());
-        let cli = CtConfig::from_args(args(&[
-            "-config",
-            dir.path().to_str().unwrap(),
-            "-consul-addr",
-            "127.0.0.1:1",
-        ]))
-        .unwrap();
-        assert_eq!(cli.consul_addr.as_deref(), Some("127.0.0.1:1"));
-    }
 }

@@ -5,12 +5,13 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use discovery_core::{Dependency, Error, Result};
-use discovery_render::sync::{sync_file, FileTarget, SyncMode, SyncOutcome};
-use discovery_render::{ConsulTemplate, Dialect, Syntax, Template, TemplateOptions};
 
-use super::config::{TemplateSpec, Wait};
+use super::spec::TemplateSpec;
 use super::store::{describe, Store, Watch};
-use discovery_render::quiesce::Quiescence;
+use super::ConsulTemplate;
+use crate::quiesce::{Quiescence, Wait};
+use crate::sync::{sync_file, FileTarget, SyncMode, SyncOutcome};
+use crate::{Dialect, Syntax, Template, TemplateOptions};
 
 /// A loaded template and its watch state.
 #[derive(Debug)]

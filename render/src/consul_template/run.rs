@@ -1,15 +1,37 @@
-//! The two modes: `-once` (render when every template has all its data, run the commands,
-//! exit) and watching (re-render the templates whose data changed, after their quiescence).
+//! The runner's two loops: once (render when every template has all its data, run the
+//! commands, return) and watching (re-render the templates whose data changed, after their
+//! quiescence), each until its control channel asks it to stop.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
-use discovery_core::{Error, Result};
-use discovery_render::sync::run_command;
+use discovery_consul::ConsulBackend;
+use discovery_core::{Backoff, Error, Result};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
+use super::options::CtOptions;
 use super::store::Store;
 use super::tmpl::{Outcome, Tmpl};
-use crate::signals::{Exit, Signals};
+use crate::sync::run_command;
+
+/// What a [`super::CtHandle`] asks of the running loop.
+#[derive(Debug)]
+pub(crate) enum Control {
+    /// Load these options' templates and, if they load, replace the running set.
+    Reload(Box<CtOptions>, oneshot::Sender<Result<()>>),
+    /// Stop after the render and commands in progress.
+    Shutdown,
+}
+
+/// Why the watch loop returned.
+#[derive(Debug)]
+pub(crate) enum Stop {
+    /// Shutdown asked (or every handle dropped).
+    Shutdown,
+    /// A reload asked: the caller loads the new set and answers.
+    Reload(Box<CtOptions>, oneshot::Sender<Result<()>>),
+}
 
 /// Runs the commands of the templates that changed, in configuration order; identical
 /// commands run once.
@@ -28,10 +50,15 @@ async fn run_commands(templates: &[Tmpl], changed: &BTreeSet<usize>) -> Result<(
     Ok(())
 }
 
-/// `-once`: waits until every template has all its data (a `key` that never appears waits
-/// forever, as in consul-template), writes them all, then runs their commands.
-pub async fn once(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Result<()> {
-    let mut signals = Signals::new()?;
+/// Once: waits until every template has all its data (a `key` that never appears waits
+/// forever, as in consul-template), writes them all, then runs their commands. A shutdown
+/// before that is an error; a reload is refused.
+pub(crate) async fn once(
+    templates: &mut [Tmpl],
+    store: &mut Store,
+    dry: bool,
+    ctl: &mut mpsc::UnboundedReceiver<Control>,
+) -> Result<()> {
     loop {
         let mut outputs = Vec::with_capacity(templates.len());
         for t in templates.iter_mut() {
@@ -55,21 +82,33 @@ pub async fn once(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Resul
         }
         tokio::select! {
             r = store.next() => { r?; }
-            sig = signals.next() => {
-                tracing::info!(?sig, "signal before every template had its data; exiting");
-                return Err(Error::unavailable(
-                    "consul-template",
-                    "interrupted before every template had its data",
-                ));
-            }
+            c = ctl.recv() => match c {
+                Some(Control::Reload(_, reply)) => {
+                    let _ = reply.send(Err(Error::invalid_config(
+                        "reload",
+                        "a once run does not reload its templates",
+                    )));
+                }
+                Some(Control::Shutdown) | None => {
+                    tracing::info!("shutdown before every template had its data");
+                    return Err(Error::unavailable(
+                        "consul-template",
+                        "interrupted before every template had its data",
+                    ));
+                }
+            },
         }
     }
 }
 
-/// Watch mode until a signal: renders every template as soon as its data is complete, then
-/// again after each change to what it reads (after its quiescence).
-pub async fn watch(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Result<Exit> {
-    let mut signals = Signals::new()?;
+/// Watch mode until a shutdown or a reload: renders every template as soon as its data is
+/// complete, then again after each change to what it reads (after its quiescence).
+pub(crate) async fn watch(
+    templates: &mut [Tmpl],
+    store: &mut Store,
+    dry: bool,
+    ctl: &mut mpsc::UnboundedReceiver<Control>,
+) -> Result<Stop> {
     let now = Instant::now();
     for t in templates.iter_mut() {
         t.quiet.kick(now, None);
@@ -95,7 +134,10 @@ pub async fn watch(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Resu
             _ = sleep_until(fire.unwrap_or_else(Instant::now)), if fire.is_some() => {
                 render_due(templates, store, dry).await?;
             }
-            sig = signals.next() => return Ok(sig),
+            c = ctl.recv() => return Ok(match c {
+                Some(Control::Reload(options, reply)) => Stop::Reload(options, reply),
+                Some(Control::Shutdown) | None => Stop::Shutdown,
+            }),
         }
     }
 }
@@ -122,4 +164,23 @@ async fn render_due(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Res
         run_commands(templates, &changed).await?;
     }
     Ok(())
+}
+
+/// Once gives up when the agent cannot be reached after a few attempts (the shared
+/// subscriptions retry forever, which suits a daemon but would hang a one-shot run).
+pub(crate) async fn preflight(backend: &ConsulBackend) -> Result<()> {
+    const ATTEMPTS: u32 = 6;
+    let backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(4));
+    let mut attempt = 0;
+    loop {
+        match backend.services().await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_retryable() && attempt + 1 < ATTEMPTS => {
+                tracing::warn!(error = %e, attempt, "Consul not reachable yet; retrying");
+                tokio::time::sleep(backoff.delay(attempt)).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }

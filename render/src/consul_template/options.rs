@@ -1,0 +1,74 @@
+//! What a [`super::CtRunner`] runs: the templates, the mode, `dry` and the global `wait`.
+
+use crate::quiesce::Wait;
+
+use super::spec::TemplateSpec;
+
+/// How a [`super::CtRunner`] runs its templates.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// Render every template as soon as its data is complete, then again after each change to
+    /// what it reads (after its quiescence), until shut down.
+    #[default]
+    Watch,
+    /// consul-template's `-once`: wait until every template has all its data, write them all,
+    /// run their commands, finish.
+    Once,
+}
+
+/// A [`super::CtRunner`]'s configuration.
+///
+/// ```
+/// use std::time::Duration;
+/// use discovery_render::consul_template::{CtOptions, Mode, TemplateSpec};
+/// use discovery_render::quiesce::Wait;
+/// let options = CtOptions::new(vec![TemplateSpec::new("out.conf").with_contents("{{key \"app/mode\"}}")])
+///     .mode(Mode::Once)
+///     .wait(Some(Wait { min: Duration::from_secs(1), max: Duration::from_secs(4) }));
+/// assert_eq!(options.mode, Mode::Once);
+/// assert!(!options.dry);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CtOptions {
+    /// The templates, in configuration order (commands run in this order).
+    pub templates: Vec<TemplateSpec>,
+    /// Watch (default) or once.
+    pub mode: Mode,
+    /// `-dry`: print to standard output what would be written (a unified diff for an existing
+    /// destination) and run no command.
+    pub dry: bool,
+    /// The global quiescence, for templates without their own `wait`.
+    pub wait: Option<Wait>,
+}
+
+impl CtOptions {
+    /// Watch mode over `templates`, writing, without a global wait.
+    pub fn new(templates: Vec<TemplateSpec>) -> Self {
+        CtOptions {
+            templates,
+            mode: Mode::Watch,
+            dry: false,
+            wait: None,
+        }
+    }
+
+    /// Sets the mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets `dry`.
+    pub fn dry(mut self, dry: bool) -> Self {
+        self.dry = dry;
+        self
+    }
+
+    /// Sets the global quiescence.
+    pub fn wait(mut self, wait: Option<Wait>) -> Self {
+        self.wait = wait;
+        self
+    }
+}
