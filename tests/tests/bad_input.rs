@@ -455,28 +455,18 @@ fn register_refuses_bad_service_names() {
         ("/svc//id-1", "svc"),
         ("/root/my svc/id-1", "my svc"),
     ] {
-        let mut child = Command::new(bin("register"))
-            .args([
+        let out = run_to_exit(
+            Command::new(bin("register")).args([
                 "-backend",
                 "memory://",
                 "-key",
                 key,
                 "-value",
                 "127.0.0.1:80",
-            ])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while child.try_wait().unwrap().is_none() {
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("register accepted the bad key {key:?} (still running)");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+            ]),
+            Duration::from_secs(20),
+        )
+        .unwrap_or_else(|| panic!("register accepted the bad key {key:?} (still running)"));
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{key}: {stderr}");
         assert!(!stderr.contains("panicked"), "{key}: {stderr}");
@@ -629,23 +619,18 @@ fn consul_template_bad_input_table() {
         let mut cmd = Command::new(bin("consul-template"));
         cmd.current_dir(dir.path())
             .args(["-consul-addr", "127.0.0.1:1", "-once"])
-            .args(case.args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
+            .args(case.args);
         if let Some(c) = case.config {
             std::fs::write(dir.path().join("ct.hcl"), c).unwrap();
             cmd.args(["-config", "ct.hcl"]);
         }
-        let mut child = cmd.spawn().unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while child.try_wait().unwrap().is_none() {
-            if std::time::Instant::now() > deadline {
-                let _ = child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let out = child.wait_with_output().unwrap();
+        let Some(out) = run_to_exit(&mut cmd, Duration::from_secs(20)) else {
+            report.push(format!(
+                "{}: still running after 20 s (accepted)",
+                case.name
+            ));
+            continue;
+        };
         let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
         let mut problems = Vec::new();
         if out.status.success() || out.status.code().is_none() {
