@@ -10,7 +10,7 @@ use bytes::Bytes;
 use discovery_core::{Error, Result};
 use reqwest::Method;
 
-use crate::plain::Plain;
+use crate::agent_conn::{AgentConn, Outgoing};
 use crate::ConsulConfig;
 
 pub(crate) const BACKEND: &str = "consul";
@@ -58,8 +58,9 @@ impl Response {
 
 /// How requests reach the agent.
 enum Transport {
-    /// `http://` without TLS settings: the small keep-alive HTTP/1.1 client of `plain.rs`.
-    Plain(Plain),
+    /// `http://` without TLS settings: hyper's HTTP/1.1 connections, kept alive as bare
+    /// sockets between requests (`agent_conn.rs`).
+    Plain(AgentConn),
     /// `https://` (or TLS settings): `reqwest` over rustls.
     Tls(reqwest::Client),
 }
@@ -92,7 +93,10 @@ impl Http {
         // TLS settings with an `http://` address keep going through reqwest, as before (their
         // files are still read and checked).
         let transport = if base.starts_with("http://") && cfg.tls.is_none() {
-            Transport::Plain(Plain::new(&base))
+            Transport::Plain(AgentConn::new(&base).map_err(|e| Error::InvalidConfig {
+                key: "address".into(),
+                reason: e.to_string(),
+            })?)
         } else {
             Transport::Tls(Self::tls_client(cfg)?)
         };
@@ -182,30 +186,25 @@ impl Http {
         self.count(path);
         match &self.transport {
             Transport::Plain(plain) => {
-                let token = self
-                    .token
-                    .as_ref()
-                    .and_then(|t| std::str::from_utf8(t.as_bytes()).ok());
-                let body = body.unwrap_or_default();
-                let with_body = !body.is_empty() || !matches!(method, Method::GET | Method::HEAD);
-                let head = plain.head(
-                    method.as_str(),
-                    &target,
-                    token,
-                    with_body.then_some(body.len()),
-                );
-                let answer =
-                    tokio::time::timeout(timeout, plain.request(&head, &body, self.timeout))
-                        .await
-                        .map_err(|_| Error::Timeout {
-                            backend: BACKEND,
-                            operation: "request",
-                            after: timeout,
-                        })?
-                        .map_err(|e| Error::Unavailable {
-                            backend: BACKEND,
-                            source: Box::new(Failure(format!("request to /v1/{path}: {e}"))),
-                        })?;
+                let with_body = body.as_ref().is_some_and(|b| !b.is_empty())
+                    || !matches!(method, Method::GET | Method::HEAD);
+                let out = Outgoing {
+                    method,
+                    target: &target,
+                    token: self.token.as_ref(),
+                    body: with_body.then(|| body.unwrap_or_default()),
+                };
+                let answer = tokio::time::timeout(timeout, plain.request(&out, self.timeout))
+                    .await
+                    .map_err(|_| Error::Timeout {
+                        backend: BACKEND,
+                        operation: "request",
+                        after: timeout,
+                    })?
+                    .map_err(|e| Error::Unavailable {
+                        backend: BACKEND,
+                        source: Box::new(Failure(format!("request to /v1/{path}: {e}"))),
+                    })?;
                 Ok(Response {
                     status: answer.status,
                     index: answer.index,

@@ -12,9 +12,9 @@
 //!   (`/a/b` is Consul's `a/b`), with recursive blocking queries for watches.
 //! - [`ConsulBackend::services`] / [`ConsulBackend::watch_services`]: the catalog's service list.
 //!
-//! A plain `http://` agent is spoken to with a small built-in HTTP/1.1 client (keep-alive, no
-//! buffer held while a blocking query waits); `https://` (or any TLS setting) goes through
-//! `reqwest` with rustls.
+//! A plain `http://` agent is spoken to over hyper's HTTP/1.1 client connections, one driven in
+//! each requesting task, with idle keep-alive sockets kept bare (no buffer) between requests;
+//! `https://` (or any TLS setting) goes through `reqwest` with rustls.
 //!
 //! Blocking queries follow Consul's rules: the index resets when it goes backwards (a consumer
 //! then gets a `Reset`), is never 0 after the first call, requests go through a token bucket
@@ -33,6 +33,7 @@
 //! # Ok(()) }
 //! ```
 
+mod agent_conn;
 mod catalog;
 mod config;
 mod consumer;
@@ -40,7 +41,6 @@ mod health;
 mod http;
 mod hub;
 mod kv;
-mod plain;
 mod ratelimit;
 mod registry;
 mod watch;
