@@ -185,7 +185,6 @@ impl AgentConn {
         };
         let keep_alive = keeps_alive(head.version, head.headers.get(CONNECTION));
         // With the sender gone the connection finishes as soon as it is idle.
-        drop(sending);
         drop(sender);
         let parts = match ended {
             Some(parts) => parts,
