@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use discovery_core::Error;
-use discovery_render::consul_template::FileConfig;
+use discovery_render::consul_template::{ExecSpec, FileConfig, Signal};
 
 use crate::goflags::{FlagError, FlagSet, Kind};
 
@@ -14,7 +14,7 @@ pub use discovery_render::consul_template::{TemplateSpec, DEFAULT_COMMAND_TIMEOU
 pub use discovery_render::quiesce::Wait;
 
 /// The whole configuration. `Debug` redacts the token.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct CtConfig {
     /// Consul address (`host:port` or URL); `None`: `CONSUL_HTTP_ADDR`, else the local agent.
     pub consul_addr: Option<String>,
@@ -36,6 +36,14 @@ pub struct CtConfig {
     pub log_level: String,
     /// One warning per deprecated flag spelling used (logged once logging is set up).
     pub deprecations: Vec<String>,
+    /// Exec mode's child (`-exec*`, `exec {}`), if any.
+    pub exec: Option<ExecSpec>,
+    /// `-kill-signal` / `kill_signal` (default SIGINT): stops consul-template.
+    pub kill_signal: Signal,
+    /// `-reload-signal` / `reload_signal` (default SIGHUP): reloads the configuration.
+    pub reload_signal: Signal,
+    /// `-pid-file` / `pid_file`.
+    pub pid_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for CtConfig {
@@ -50,6 +58,10 @@ impl std::fmt::Debug for CtConfig {
             .field("block_query_wait", &self.block_query_wait)
             .field("log_level", &self.log_level)
             .field("deprecations", &self.deprecations)
+            .field("exec", &self.exec)
+            .field("kill_signal", &self.kill_signal)
+            .field("reload_signal", &self.reload_signal)
+            .field("pid_file", &self.pid_file)
             .finish()
     }
 }
@@ -96,14 +108,17 @@ fn flags() -> FlagSet {
         Kind::Value,
         "log level (trace, debug, info, warn, err)",
     );
+    super::exec_flags::define(&mut f);
     f
 }
 
 /// consul-template 0.18's flag spellings (removed in 0.19) and their new names; `-ssl*` is a
 /// prefix (`-ssl-verify` is `-consul-ssl-verify`).
-const RENAMED: [(&str, &str); 4] = [
+const RENAMED: [(&str, &str); 6] = [
     ("auth", "consul-auth"),
     ("consul", "consul-addr"),
+    ("exec-env-blacklist", "exec-env-denylist"),
+    ("exec-env-whitelist", "exec-env-allowlist"),
     ("ssl", "consul-ssl"),
     ("token", "consul-token"),
 ];
@@ -155,9 +170,19 @@ impl CtConfig {
         })?;
         let bad = FlagError::Bad;
         let mut cfg = CtConfig {
+            consul_addr: None,
+            token: None,
+            templates: Vec::new(),
+            once: false,
+            dry: false,
+            wait: None,
+            block_query_wait: None,
             log_level: "warn".into(),
             deprecations,
-            ..Default::default()
+            exec: None,
+            kill_signal: Signal::SIGINT,
+            reload_signal: Signal::SIGHUP,
+            pid_file: None,
         };
         let mut file = FileConfig::default();
         for path in f.values("config") {
@@ -197,6 +222,19 @@ impl CtConfig {
         if let Some(l) = f.value("log-level") {
             cfg.log_level = l.to_owned();
         }
+        let process = super::exec_flags::read(&f)?;
+        let mut exec = file.exec;
+        exec.merge(process.exec);
+        cfg.exec = exec.finish();
+        cfg.kill_signal = process
+            .kill_signal
+            .or(file.kill_signal)
+            .unwrap_or(Signal::SIGINT);
+        cfg.reload_signal = process
+            .reload_signal
+            .or(file.reload_signal)
+            .unwrap_or(Signal::SIGHUP);
+        cfg.pid_file = process.pid_file.or(file.pid_file);
         if cfg.templates.is_empty() {
             return Err(bad(format!(
                 "no templates given (-template or -config)\n{}",
