@@ -411,4 +411,87 @@ template {
             "{e}"
         );
     }
+
+    #[test]
+    fn exec_stanza_and_flags_merge_cli_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ct.hcl");
+        std::fs::write(
+            &file,
+            r#"
+kill_signal = "SIGTERM"
+pid_file = "/run/ct.pid"
+exec {
+  command = ["my-app", "--serve"]
+  kill_signal = "SIGQUIT"
+  kill_timeout = "5s"
+  splay = "1s"
+  env {
+    pristine = false
+    custom = ["A=1"]
+    whitelist = ["KEEP_*"]
+    denylist = ["SECRET_*"]
+  }
+}
+template {
+  contents = "x"
+  destination = "out"
+}
+"#,
+        )
+        .unwrap();
+        let cfg = CtConfig::from_args(args(&[
+            "-config",
+            file.to_str().unwrap(),
+            "-exec-reload-signal=sighup",
+            "-exec-kill-timeout",
+            "10s",
+            "-exec-env-custom",
+            "B=2",
+            "-exec-env-blacklist",
+            "AWS_*",
+        ]))
+        .unwrap();
+        let exec = cfg.exec.expect("exec mode");
+        assert_eq!(exec.command, ["my-app", "--serve"]);
+        assert_eq!(exec.kill_signal, Signal::parse("SIGQUIT").unwrap());
+        assert_eq!(exec.kill_timeout, Duration::from_secs(10));
+        assert_eq!(exec.splay, Duration::from_secs(1));
+        assert_eq!(exec.reload_signal, Some(Signal::SIGHUP));
+        assert_eq!(exec.env.custom, ["A=1", "B=2"]);
+        assert_eq!(exec.env.allowlist, ["KEEP_*"]);
+        assert_eq!(exec.env.denylist, ["SECRET_*", "AWS_*"]);
+        assert_eq!(cfg.kill_signal, Signal::SIGTERM);
+        assert_eq!(cfg.reload_signal, Signal::SIGHUP);
+        assert_eq!(cfg.pid_file, Some(PathBuf::from("/run/ct.pid")));
+        assert!(cfg
+            .deprecations
+            .iter()
+            .any(|d| d.contains("-exec-env-blacklist is deprecated")));
+        assert!(cfg.deprecations.iter().any(|d| d.contains("whitelist")));
+        // -exec replaces the file's command; -pid-file the file's path.
+        let cfg = CtConfig::from_args(args(&[
+            "-config",
+            file.to_str().unwrap(),
+            "-exec",
+            "other --flag",
+            "-pid-file=/tmp/x.pid",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.exec.unwrap().command, ["other --flag"]);
+        assert_eq!(cfg.pid_file, Some(PathBuf::from("/tmp/x.pid")));
+        for bad in [
+            &["-exec-kill-signal", "HUP"][..],
+            &["-exec-kill-timeout", "5"],
+            &["-reload-signal", "SIGNOPE"],
+        ] {
+            let mut a = args(bad);
+            a.extend(args(&["-template", "a:b"]));
+            assert!(CtConfig::from_args(a).is_err(), "{bad:?}");
+        }
+        // No exec without a command.
+        let cfg = CtConfig::from_args(args(&["-template", "a:b", "-exec-splay=1s"])).unwrap();
+        assert!(cfg.exec.is_none());
+        assert_eq!(cfg.kill_signal, Signal::SIGINT);
+    }
 }

@@ -84,9 +84,17 @@ fn prepare(command: &[String]) -> Result<(Vec<String>, bool)> {
     match command {
         [one] if one.split_whitespace().count() > 1 => {
             let sh = look_path("sh")
-                .or_else(|| ["/bin/sh", "/usr/bin/sh"].map(PathBuf::from).into_iter().find(|p| is_executable(p)))
+                .or_else(|| {
+                    ["/bin/sh", "/usr/bin/sh"]
+                        .map(PathBuf::from)
+                        .into_iter()
+                        .find(|p| is_executable(p))
+                })
                 .ok_or_else(|| spawn_error("command", "no sh to run it"))?;
-            Ok((vec![sh.display().to_string(), "-c".into(), one.clone()], true))
+            Ok((
+                vec![sh.display().to_string(), "-c".into(), one.clone()],
+                true,
+            ))
         }
         [first, ..] if !first.trim().is_empty() => Ok((command.to_vec(), false)),
         _ => Err(spawn_error("command", "missing command")),
@@ -224,7 +232,10 @@ impl Child {
         let status = match tokio::time::timeout(timeout, process.wait()).await {
             Ok(r) => r.ok(),
             Err(_) => {
-                tracing::warn!(?timeout, "(child) still running after kill_timeout; SIGKILL");
+                tracing::warn!(
+                    ?timeout,
+                    "(child) still running after kill_timeout; SIGKILL"
+                );
                 if let Err(e) = send(process, group, Signal::SIGKILL) {
                     tracing::warn!(error = %e, "(child) SIGKILL failed");
                 }

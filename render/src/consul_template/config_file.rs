@@ -234,7 +234,10 @@ fn str_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<Stri
     }
 }
 
-pub(crate) fn bool_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<bool>, String> {
+pub(crate) fn bool_field(
+    o: &Map<String, Value>,
+    k: &str,
+) -> std::result::Result<Option<bool>, String> {
     match o.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),

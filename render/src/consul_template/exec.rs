@@ -220,7 +220,9 @@ impl ExecConfig {
 
     /// The spec to run: `None` without a command (or with `enabled = false`).
     pub fn finish(self) -> Option<ExecSpec> {
-        let command = self.command.filter(|c| c.first().is_some_and(|c| !c.is_empty()))?;
+        let command = self
+            .command
+            .filter(|c| c.first().is_some_and(|c| !c.is_empty()))?;
         if !self.enabled.unwrap_or(true) {
             return None;
         }
@@ -294,7 +296,11 @@ fn command_list(v: &Value) -> Result<Option<Vec<String>>, String> {
         Value::Array(items) => {
             let words = items
                 .iter()
-                .map(|i| i.as_str().map(str::to_owned).ok_or("exec { command }: expected strings"))
+                .map(|i| {
+                    i.as_str()
+                        .map(str::to_owned)
+                        .ok_or("exec { command }: expected strings")
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((!words.is_empty()).then_some(words))
         }
