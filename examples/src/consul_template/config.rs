@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use discovery_core::Error;
-use discovery_render::consul_template::FileConfig;
+use discovery_render::consul_template::{ExecSpec, FileConfig, Signal};
 
 use crate::goflags::{FlagError, FlagSet, Kind};
 
@@ -14,7 +14,7 @@ pub use discovery_render::consul_template::{TemplateSpec, DEFAULT_COMMAND_TIMEOU
 pub use discovery_render::quiesce::Wait;
 
 /// The whole configuration. `Debug` redacts the token.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct CtConfig {
     /// Consul address (`host:port` or URL); `None`: `CONSUL_HTTP_ADDR`, else the local agent.
     pub consul_addr: Option<String>,
@@ -36,6 +36,14 @@ pub struct CtConfig {
     pub log_level: String,
     /// One warning per deprecated flag spelling used (logged once logging is set up).
     pub deprecations: Vec<String>,
+    /// Exec mode's child (`-exec*`, `exec {}`), if any.
+    pub exec: Option<ExecSpec>,
+    /// `-kill-signal` / `kill_signal` (default SIGINT): stops consul-template.
+    pub kill_signal: Signal,
+    /// `-reload-signal` / `reload_signal` (default SIGHUP): reloads the configuration.
+    pub reload_signal: Signal,
+    /// `-pid-file` / `pid_file`.
+    pub pid_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for CtConfig {
@@ -50,6 +58,10 @@ impl std::fmt::Debug for CtConfig {
             .field("block_query_wait", &self.block_query_wait)
             .field("log_level", &self.log_level)
             .field("deprecations", &self.deprecations)
+            .field("exec", &self.exec)
+            .field("kill_signal", &self.kill_signal)
+            .field("reload_signal", &self.reload_signal)
+            .field("pid_file", &self.pid_file)
             .finish()
     }
 }
@@ -96,14 +108,17 @@ fn flags() -> FlagSet {
         Kind::Value,
         "log level (trace, debug, info, warn, err)",
     );
+    super::exec_flags::define(&mut f);
     f
 }
 
 /// consul-template 0.18's flag spellings (removed in 0.19) and their new names; `-ssl*` is a
 /// prefix (`-ssl-verify` is `-consul-ssl-verify`).
-const RENAMED: [(&str, &str); 4] = [
+const RENAMED: [(&str, &str); 6] = [
     ("auth", "consul-auth"),
     ("consul", "consul-addr"),
+    ("exec-env-blacklist", "exec-env-denylist"),
+    ("exec-env-whitelist", "exec-env-allowlist"),
     ("ssl", "consul-ssl"),
     ("token", "consul-token"),
 ];
@@ -155,9 +170,19 @@ impl CtConfig {
         })?;
         let bad = FlagError::Bad;
         let mut cfg = CtConfig {
+            consul_addr: None,
+            token: None,
+            templates: Vec::new(),
+            once: false,
+            dry: false,
+            wait: None,
+            block_query_wait: None,
             log_level: "warn".into(),
             deprecations,
-            ..Default::default()
+            exec: None,
+            kill_signal: Signal::SIGINT,
+            reload_signal: Signal::SIGHUP,
+            pid_file: None,
         };
         let mut file = FileConfig::default();
         for path in f.values("config") {
@@ -197,6 +222,19 @@ impl CtConfig {
         if let Some(l) = f.value("log-level") {
             cfg.log_level = l.to_owned();
         }
+        let process = super::exec_flags::read(&f)?;
+        let mut exec = file.exec;
+        exec.merge(process.exec);
+        cfg.exec = exec.finish();
+        cfg.kill_signal = process
+            .kill_signal
+            .or(file.kill_signal)
+            .unwrap_or(Signal::SIGINT);
+        cfg.reload_signal = process
+            .reload_signal
+            .or(file.reload_signal)
+            .unwrap_or(Signal::SIGHUP);
+        cfg.pid_file = process.pid_file.or(file.pid_file);
         if cfg.templates.is_empty() {
             return Err(bad(format!(
                 "no templates given (-template or -config)\n{}",
@@ -372,5 +410,88 @@ template {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn exec_stanza_and_flags_merge_cli_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ct.hcl");
+        std::fs::write(
+            &file,
+            r#"
+kill_signal = "SIGTERM"
+pid_file = "/run/ct.pid"
+exec {
+  command = ["my-app", "--serve"]
+  kill_signal = "SIGQUIT"
+  kill_timeout = "5s"
+  splay = "1s"
+  env {
+    pristine = false
+    custom = ["A=1"]
+    whitelist = ["KEEP_*"]
+    denylist = ["SECRET_*"]
+  }
+}
+template {
+  contents = "x"
+  destination = "out"
+}
+"#,
+        )
+        .unwrap();
+        let cfg = CtConfig::from_args(args(&[
+            "-config",
+            file.to_str().unwrap(),
+            "-exec-reload-signal=sighup",
+            "-exec-kill-timeout",
+            "10s",
+            "-exec-env-custom",
+            "B=2",
+            "-exec-env-blacklist",
+            "AWS_*",
+        ]))
+        .unwrap();
+        let exec = cfg.exec.expect("exec mode");
+        assert_eq!(exec.command, ["my-app", "--serve"]);
+        assert_eq!(exec.kill_signal, Signal::parse("SIGQUIT").unwrap());
+        assert_eq!(exec.kill_timeout, Duration::from_secs(10));
+        assert_eq!(exec.splay, Duration::from_secs(1));
+        assert_eq!(exec.reload_signal, Some(Signal::SIGHUP));
+        assert_eq!(exec.env.custom, ["A=1", "B=2"]);
+        assert_eq!(exec.env.allowlist, ["KEEP_*"]);
+        assert_eq!(exec.env.denylist, ["SECRET_*", "AWS_*"]);
+        assert_eq!(cfg.kill_signal, Signal::SIGTERM);
+        assert_eq!(cfg.reload_signal, Signal::SIGHUP);
+        assert_eq!(cfg.pid_file, Some(PathBuf::from("/run/ct.pid")));
+        assert!(cfg
+            .deprecations
+            .iter()
+            .any(|d| d.contains("-exec-env-blacklist is deprecated")));
+        assert!(cfg.deprecations.iter().any(|d| d.contains("whitelist")));
+        // -exec replaces the file's command; -pid-file the file's path.
+        let cfg = CtConfig::from_args(args(&[
+            "-config",
+            file.to_str().unwrap(),
+            "-exec",
+            "other --flag",
+            "-pid-file=/tmp/x.pid",
+        ]))
+        .unwrap();
+        assert_eq!(cfg.exec.unwrap().command, ["other --flag"]);
+        assert_eq!(cfg.pid_file, Some(PathBuf::from("/tmp/x.pid")));
+        for bad in [
+            &["-exec-kill-signal", "HUP"][..],
+            &["-exec-kill-timeout", "5"],
+            &["-reload-signal", "SIGNOPE"],
+        ] {
+            let mut a = args(bad);
+            a.extend(args(&["-template", "a:b"]));
+            assert!(CtConfig::from_args(a).is_err(), "{bad:?}");
+        }
+        // No exec without a command.
+        let cfg = CtConfig::from_args(args(&["-template", "a:b", "-exec-splay=1s"])).unwrap();
+        assert!(cfg.exec.is_none());
+        assert_eq!(cfg.kill_signal, Signal::SIGINT);
     }
 }

@@ -7,13 +7,14 @@
 //! line: flags and config files, the exported environment, logging, signals and exit codes.
 
 pub mod config;
+mod exec_flags;
+mod signals;
 
 use discovery_consul::{ConsulBackend, ConsulConfig};
 use discovery_core::{Error, Result};
-use discovery_render::consul_template::{CtOptions, CtRunner, Mode};
+use discovery_render::consul_template::{CtOptions, CtRunner, Finished, Mode};
 
 use crate::goflags::FlagError;
-use crate::signals::{Exit, Signals};
 use config::CtConfig;
 
 /// Runs consul-template with `args` (without the program name); returns the exit code.
@@ -57,7 +58,14 @@ pub fn main(args: Vec<String>) -> i32 {
         }
     };
     match runtime.block_on(run(cfg, consul, args)) {
-        Ok(()) => 0,
+        Ok(Finished::ChildExited(exit)) => {
+            if exit.code() != 0 {
+                eprintln!("consul-template: {exit}");
+            }
+            // As Go's os.Exit: the low 8 bits (a child killed by a signal is -1: 255).
+            exit.code() & 0xff
+        }
+        Ok(_) => 0,
         Err(e) => fail(&e),
     }
 }
@@ -113,25 +121,40 @@ fn options(cfg: &CtConfig) -> CtOptions {
         .mode(mode)
         .dry(cfg.dry)
         .wait(cfg.wait)
+        .exec(cfg.exec.clone())
+        .pid_file(cfg.pid_file.clone())
 }
 
-/// Runs the configured mode to completion. SIGINT and SIGTERM stop (in `-once` mode SIGHUP
-/// too); in watch mode SIGHUP re-reads the configuration and the templates (the runner keeps
-/// its subscriptions); a bad reload keeps the running set.
-pub async fn run(cfg: CtConfig, consul: ConsulConfig, args: Vec<String>) -> Result<()> {
+/// Runs the configured mode to completion. The kill signal (`-kill-signal`, default SIGINT)
+/// stops; the reload signal (`-reload-signal`, default SIGHUP) re-reads the configuration and
+/// the templates in watch mode (the runner keeps its subscriptions; a bad reload keeps the
+/// running set) and stops in `-once` mode. In exec mode every other signal is passed on to the
+/// child; without it SIGINT and SIGTERM stop.
+pub async fn run(cfg: CtConfig, consul: ConsulConfig, args: Vec<String>) -> Result<Finished> {
     let backend = ConsulBackend::new(consul)?;
-    let mut signals = Signals::new()?;
+    let exec = cfg.exec.is_some();
+    let mut signals = signals::Listener::new(cfg.kill_signal, cfg.reload_signal, exec)?;
     let mut handle = CtRunner::new(options(&cfg), backend)?.start();
     loop {
         tokio::select! {
             r = handle.wait() => return r,
             sig = signals.next() => {
-                if sig == Exit::Signal || cfg.once {
-                    tracing::info!(?sig, "signal: stopping");
+                let reload = sig == cfg.reload_signal && !cfg.once;
+                let stop = sig == cfg.kill_signal
+                    || (sig == cfg.reload_signal && cfg.once)
+                    || (!exec && (sig == discovery_render::consul_template::Signal::SIGINT
+                        || sig == discovery_render::consul_template::Signal::SIGTERM));
+                if stop {
+                    tracing::info!(signal = %sig, "signal: stopping");
                     handle.shutdown();
                     return handle.wait().await;
                 }
-                tracing::info!("SIGHUP: reloading configuration and templates");
+                if !reload {
+                    tracing::info!(signal = %sig, "passing the signal on to the child");
+                    handle.signal(sig);
+                    continue;
+                }
+                tracing::info!("{sig}: reloading configuration and templates");
                 let reloaded = CtConfig::from_args(args.clone())
                     .map_err(|e| Error::invalid_config("config", e.to_string()));
                 match reloaded {

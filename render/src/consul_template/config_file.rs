@@ -9,6 +9,8 @@ use std::time::Duration;
 use discovery_core::{Error, Result};
 use serde_json::{Map, Value};
 
+use super::exec::{signal_of, ExecConfig};
+use super::signal::Signal;
 use super::spec::TemplateSpec;
 use crate::quiesce::Wait;
 
@@ -43,6 +45,14 @@ pub struct FileConfig {
     pub log_level: Option<String>,
     /// `once`.
     pub once: Option<bool>,
+    /// `exec {}`, merged across files.
+    pub exec: ExecConfig,
+    /// `kill_signal`: the signal consul-template stops on.
+    pub kill_signal: Option<Signal>,
+    /// `reload_signal`: the signal consul-template reloads its configuration on.
+    pub reload_signal: Option<Signal>,
+    /// `pid_file`.
+    pub pid_file: Option<PathBuf>,
     /// One warning per deprecated spelling merged (`ct.hcl: top-level token is deprecated; use
     /// consul { token = "…" }`), for the caller to log.
     pub deprecations: Vec<String>,
@@ -58,6 +68,10 @@ impl std::fmt::Debug for FileConfig {
             .field("block_query_wait", &self.block_query_wait)
             .field("log_level", &self.log_level)
             .field("once", &self.once)
+            .field("exec", &self.exec)
+            .field("kill_signal", &self.kill_signal)
+            .field("reload_signal", &self.reload_signal)
+            .field("pid_file", &self.pid_file)
             .field("deprecations", &self.deprecations)
             .finish()
     }
@@ -103,6 +117,19 @@ impl FileConfig {
         }
         for t in blocks(obj.get("template")) {
             self.templates.push(template_stanza(t)?);
+        }
+        for e in blocks(obj.get("exec")) {
+            let exec = ExecConfig::from_stanza(e, &mut self.deprecations)?;
+            self.exec.merge(exec);
+        }
+        if let Some(s) = signal_of(obj, "kill_signal")? {
+            self.kill_signal = Some(s);
+        }
+        if let Some(s) = signal_of(obj, "reload_signal")? {
+            self.reload_signal = Some(s);
+        }
+        if let Some(p) = str_field(obj, "pid_file")? {
+            self.pid_file = (!p.is_empty()).then(|| PathBuf::from(p));
         }
         Ok(())
     }
@@ -191,7 +218,7 @@ fn read_config(path: &Path) -> std::result::Result<Value, String> {
 }
 
 /// A block that may appear once (an object) or several times (a list of objects).
-fn blocks(v: Option<&Value>) -> Vec<&Map<String, Value>> {
+pub(crate) fn blocks(v: Option<&Value>) -> Vec<&Map<String, Value>> {
     match v {
         Some(Value::Object(o)) => vec![o],
         Some(Value::Array(a)) => a.iter().flat_map(|x| blocks(Some(x))).collect(),
@@ -207,7 +234,10 @@ fn str_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<Stri
     }
 }
 
-fn bool_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<bool>, String> {
+pub(crate) fn bool_field(
+    o: &Map<String, Value>,
+    k: &str,
+) -> std::result::Result<Option<bool>, String> {
     match o.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Bool(b)) => Ok(Some(*b)),
@@ -219,7 +249,7 @@ fn bool_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<boo
     }
 }
 
-fn duration_value(v: &Value, k: &str) -> std::result::Result<Duration, String> {
+pub(crate) fn duration_value(v: &Value, k: &str) -> std::result::Result<Duration, String> {
     match v {
         Value::String(s) => {
             crate::quiesce::parse_duration(s).ok_or_else(|| format!("{k}: invalid duration {s:?}"))

@@ -3,13 +3,19 @@
 //!
 //! With the `consul` feature, consul-template's engine too: `CtRunner` renders
 //! `TemplateSpec`s from a Consul agent in-process and runs their commands (the
-//! `consul-template` binary is a command line around it), and `FileConfig` reads
-//! consul-template's HCL/JSON configuration files.
+//! `consul-template` binary is a command line around it), exec mode (`ExecSpec`, supervised by
+//! `Child`), and `FileConfig` reads consul-template's HCL/JSON configuration files.
 
+#[cfg(feature = "consul")]
+mod child;
 #[cfg(feature = "consul")]
 mod config_file;
 mod data;
 mod encode;
+#[cfg(feature = "consul")]
+mod exec;
+#[cfg(feature = "consul")]
+mod glob;
 mod group;
 mod helpers;
 mod math;
@@ -22,18 +28,30 @@ mod run;
 mod runner;
 mod scratch;
 #[cfg(feature = "consul")]
+mod signal;
+#[cfg(feature = "consul")]
 mod spec;
 #[cfg(feature = "consul")]
 mod store;
 #[cfg(feature = "consul")]
+mod supervise;
+#[cfg(feature = "consul")]
 mod tmpl;
 
 #[cfg(feature = "consul")]
+pub use child::{Child, ChildExit};
+#[cfg(feature = "consul")]
 pub use config_file::FileConfig;
+#[cfg(feature = "consul")]
+pub use exec::{
+    ExecConfig, ExecEnv, ExecSpec, DEFAULT_EXEC_KILL_SIGNAL, DEFAULT_EXEC_KILL_TIMEOUT,
+};
 #[cfg(feature = "consul")]
 pub use options::{CtOptions, Mode};
 #[cfg(feature = "consul")]
-pub use runner::{CtHandle, CtRunner};
+pub use runner::{CtHandle, CtRunner, Finished};
+#[cfg(feature = "consul")]
+pub use signal::Signal;
 #[cfg(feature = "consul")]
 pub use spec::{TemplateSpec, DEFAULT_COMMAND_TIMEOUT};
 

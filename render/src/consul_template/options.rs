@@ -1,7 +1,10 @@
 //! What a [`super::CtRunner`] runs: the templates, the mode, `dry` and the global `wait`.
 
+use std::path::PathBuf;
+
 use crate::quiesce::Wait;
 
+use super::exec::ExecSpec;
 use super::spec::TemplateSpec;
 
 /// How a [`super::CtRunner`] runs its templates.
@@ -41,6 +44,10 @@ pub struct CtOptions {
     pub dry: bool,
     /// The global quiescence, for templates without their own `wait`.
     pub wait: Option<Wait>,
+    /// Exec mode: the child to supervise (started once every template rendered).
+    pub exec: Option<ExecSpec>,
+    /// `pid_file`: where the runner writes the process id when it starts (removed at its end).
+    pub pid_file: Option<PathBuf>,
 }
 
 impl CtOptions {
@@ -51,6 +58,8 @@ impl CtOptions {
             mode: Mode::Watch,
             dry: false,
             wait: None,
+            exec: None,
+            pid_file: None,
         }
     }
 
@@ -63,6 +72,18 @@ impl CtOptions {
     /// Sets `dry`.
     pub fn dry(mut self, dry: bool) -> Self {
         self.dry = dry;
+        self
+    }
+
+    /// Sets exec mode's child (`None`: no exec mode).
+    pub fn exec(mut self, exec: Option<ExecSpec>) -> Self {
+        self.exec = exec;
+        self
+    }
+
+    /// Sets `pid_file`.
+    pub fn pid_file(mut self, path: Option<PathBuf>) -> Self {
+        self.pid_file = path;
         self
     }
 

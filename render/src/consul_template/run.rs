@@ -10,8 +10,11 @@ use discovery_core::{Backoff, Error, Result};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
+use super::child::ChildExit;
 use super::options::CtOptions;
+use super::signal::Signal;
 use super::store::Store;
+use super::supervise::Supervisor;
 use super::tmpl::{Outcome, Tmpl};
 use crate::sync::run_command;
 
@@ -22,6 +25,8 @@ pub(crate) enum Control {
     Reload(Box<CtOptions>, oneshot::Sender<Result<()>>),
     /// Stop after the render and commands in progress.
     Shutdown,
+    /// Pass a signal on to the exec child.
+    Signal(Signal),
 }
 
 /// Why the watch loop returned.
@@ -31,6 +36,13 @@ pub(crate) enum Stop {
     Shutdown,
     /// A reload asked: the caller loads the new set and answers.
     Reload(Box<CtOptions>, oneshot::Sender<Result<()>>),
+    /// The exec child exited.
+    ChildExited(ChildExit),
+}
+
+/// Whether every template has rendered (had all its data) at least once.
+fn all_rendered(templates: &[Tmpl]) -> bool {
+    templates.iter().all(|t| t.rendered)
 }
 
 /// Runs the commands of the templates that changed, in configuration order; identical
@@ -50,15 +62,24 @@ async fn run_commands(templates: &[Tmpl], changed: &BTreeSet<usize>) -> Result<(
     Ok(())
 }
 
+fn refuse_reload(reply: oneshot::Sender<Result<()>>) {
+    let _ = reply.send(Err(Error::invalid_config(
+        "reload",
+        "a once run does not reload its templates",
+    )));
+}
+
 /// Once: waits until every template has all its data (a `key` that never appears waits
-/// forever, as in consul-template), writes them all, then runs their commands. A shutdown
-/// before that is an error; a reload is refused.
+/// forever, as in consul-template), writes them all, then runs their commands; in exec mode
+/// then starts the child and waits for it (`Some` of its exit; `None` after a shutdown). A
+/// shutdown before every template rendered is an error; a reload is refused.
 pub(crate) async fn once(
     templates: &mut [Tmpl],
     store: &mut Store,
     dry: bool,
     ctl: &mut mpsc::UnboundedReceiver<Control>,
-) -> Result<()> {
+    sup: &mut Supervisor,
+) -> Result<Option<ChildExit>> {
     loop {
         let mut outputs = Vec::with_capacity(templates.len());
         for t in templates.iter_mut() {
@@ -70,25 +91,23 @@ pub(crate) async fn once(
         }
         if outputs.len() == templates.len() {
             let mut changed = BTreeSet::new();
-            for (i, (t, out)) in templates.iter().zip(&outputs).enumerate() {
+            for (i, (t, out)) in templates.iter_mut().zip(&outputs).enumerate() {
                 if t.commit(out, dry).await? {
                     changed.insert(i);
                 }
+                t.rendered = true;
             }
             if !dry {
                 run_commands(templates, &changed).await?;
             }
-            return Ok(());
+            sup.after_render(true, false).await?;
+            return once_child(ctl, sup).await;
         }
         tokio::select! {
             r = store.next() => { r?; }
             c = ctl.recv() => match c {
-                Some(Control::Reload(_, reply)) => {
-                    let _ = reply.send(Err(Error::invalid_config(
-                        "reload",
-                        "a once run does not reload its templates",
-                    )));
-                }
+                Some(Control::Reload(_, reply)) => refuse_reload(reply),
+                Some(Control::Signal(sig)) => sup.forward(sig).await?,
                 Some(Control::Shutdown) | None => {
                     tracing::info!("shutdown before every template had its data");
                     return Err(Error::unavailable(
@@ -101,6 +120,23 @@ pub(crate) async fn once(
     }
 }
 
+/// Once, after the render: waits for the exec child (if any) to exit, passing signals on.
+async fn once_child(
+    ctl: &mut mpsc::UnboundedReceiver<Control>,
+    sup: &mut Supervisor,
+) -> Result<Option<ChildExit>> {
+    loop {
+        tokio::select! {
+            exit = sup.wait() => return exit.map(Some),
+            c = ctl.recv() => match c {
+                Some(Control::Reload(_, reply)) => refuse_reload(reply),
+                Some(Control::Signal(sig)) => sup.forward(sig).await?,
+                Some(Control::Shutdown) | None => return Ok(None),
+            },
+        }
+    }
+}
+
 /// Watch mode until a shutdown or a reload: renders every template as soon as its data is
 /// complete, then again after each change to what it reads (after its quiescence).
 pub(crate) async fn watch(
@@ -108,6 +144,7 @@ pub(crate) async fn watch(
     store: &mut Store,
     dry: bool,
     ctl: &mut mpsc::UnboundedReceiver<Control>,
+    sup: &mut Supervisor,
 ) -> Result<Stop> {
     let now = Instant::now();
     for t in templates.iter_mut() {
@@ -128,22 +165,27 @@ pub(crate) async fn watch(
                 // Without a wait the render is due now: do it here rather than through a
                 // timer, whose millisecond ticks would add up to 1 ms to every change.
                 if templates.iter().any(|t| t.quiet.due().is_some_and(|d| d <= now)) {
-                    render_due(templates, store, dry).await?;
+                    let changed = render_due(templates, store, dry).await?;
+                    sup.after_render(all_rendered(templates), changed).await?;
                 }
             }
             _ = sleep_until(fire.unwrap_or_else(Instant::now)), if fire.is_some() => {
-                render_due(templates, store, dry).await?;
+                let changed = render_due(templates, store, dry).await?;
+                sup.after_render(all_rendered(templates), changed).await?;
             }
-            c = ctl.recv() => return Ok(match c {
-                Some(Control::Reload(options, reply)) => Stop::Reload(options, reply),
-                Some(Control::Shutdown) | None => Stop::Shutdown,
-            }),
+            exit = sup.wait() => return Ok(Stop::ChildExited(exit?)),
+            c = ctl.recv() => match c {
+                Some(Control::Signal(sig)) => sup.forward(sig).await?,
+                Some(Control::Reload(options, reply)) => return Ok(Stop::Reload(options, reply)),
+                Some(Control::Shutdown) | None => return Ok(Stop::Shutdown),
+            },
         }
     }
 }
 
-/// Renders the templates that are due, writes the complete ones, then runs their commands.
-async fn render_due(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Result<()> {
+/// Renders the templates that are due, writes the complete ones, then runs their commands;
+/// returns whether a destination changed.
+async fn render_due(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Result<bool> {
     let now = Instant::now();
     let mut changed = BTreeSet::new();
     for (i, t) in templates.iter_mut().enumerate() {
@@ -155,6 +197,7 @@ async fn render_due(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Res
                 if t.commit(&out, dry).await? {
                     changed.insert(i);
                 }
+                t.rendered = true;
             }
             Outcome::Waiting => {}
             Outcome::Failed(e) => return Err(e),
@@ -163,7 +206,7 @@ async fn render_due(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Res
     if !dry {
         run_commands(templates, &changed).await?;
     }
-    Ok(())
+    Ok(!changed.is_empty())
 }
 
 /// Once gives up when the agent cannot be reached after a few attempts (the shared

@@ -6,9 +6,12 @@ use discovery_core::{Error, Result};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::child::ChildExit;
 use super::options::{CtOptions, Mode};
 use super::run::{self, Control, Stop};
+use super::signal::Signal;
 use super::store::Store;
+use super::supervise::Supervisor;
 use super::tmpl::Tmpl;
 
 /// consul-template's engine: renders [`CtOptions::templates`] from a Consul agent, one shared
@@ -16,8 +19,8 @@ use super::tmpl::Tmpl;
 /// templates, writes each destination atomically and runs the templates' commands.
 ///
 /// Signals are not handled here: a program maps them onto the [`CtHandle`] (the
-/// `consul-template` binary maps SIGHUP to [`CtHandle::reload`], SIGINT and SIGTERM to
-/// [`CtHandle::shutdown`]).
+/// `consul-template` binary maps its reload signal to [`CtHandle::reload`], its kill signal to
+/// [`CtHandle::shutdown`] and, in exec mode, any other to [`CtHandle::signal`]).
 ///
 /// ```no_run
 /// use discovery_consul::{ConsulBackend, ConsulConfig};
@@ -51,6 +54,16 @@ use super::tmpl::Tmpl;
 ///   the commands ran; a shutdown before every template had its data makes it return an error.
 /// - [`CtHandle::reload`] replaces the running templates only when every new one loads;
 ///   otherwise it returns the error and the running templates go on.
+/// - Exec mode ([`CtOptions::exec`]): the child starts once every template has rendered (after
+///   their commands ran); a pass that changes a destination then sends it its reload signal, or
+///   restarts it when it has none. When the child exits, the runner ends and
+///   [`CtHandle::wait`] returns [`Finished::ChildExited`]. A shutdown, or an error that ends the
+///   runner, stops it at once (kill signal, then SIGKILL after `kill_timeout`); a successful
+///   reload stops it (after the splay) and starts the new configuration's child once every
+///   template has rendered again. In [`Mode::Once`] the runner renders, starts the child and
+///   waits for it.
+/// - [`CtOptions::pid_file`] is written (the process id, no newline) before anything else and
+///   removed when the runner ends.
 #[derive(Debug)]
 pub struct CtRunner {
     options: CtOptions,
@@ -90,7 +103,31 @@ impl CtRunner {
         }
     }
 
-    async fn drive(self, mut ctl: mpsc::UnboundedReceiver<Control>) -> Result<()> {
+    async fn drive(self, mut ctl: mpsc::UnboundedReceiver<Control>) -> Result<Finished> {
+        let pid_file = self.options.pid_file.clone();
+        if let Some(path) = &pid_file {
+            tracing::info!(path = %path.display(), "creating pid file");
+            std::fs::write(path, std::process::id().to_string()).map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+        let mut sup = Supervisor::new(self.options.exec.clone(), &self.backend);
+        let result = self.serve(&mut ctl, &mut sup).await;
+        sup.stop(true).await;
+        if let Some(path) = &pid_file {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::warn!(path = %path.display(), error = %e, "could not remove the pid file");
+            }
+        }
+        result
+    }
+
+    async fn serve(
+        self,
+        ctl: &mut mpsc::UnboundedReceiver<Control>,
+        sup: &mut Supervisor,
+    ) -> Result<Finished> {
         let CtRunner {
             mut options,
             backend,
@@ -100,25 +137,36 @@ impl CtRunner {
             templates = templates.len(),
             mode = ?options.mode,
             dry = options.dry,
+            exec = options.exec.is_some(),
             "starting consul-template"
         );
         let mut store = Store::new(backend.clone());
         if options.mode == Mode::Once {
             run::preflight(&backend).await?;
-            return run::once(&mut templates, &mut store, options.dry, &mut ctl).await;
+            let exit = run::once(&mut templates, &mut store, options.dry, ctl, sup).await?;
+            return Ok(exit.map_or(Finished::Done, Finished::ChildExited));
         }
         loop {
-            match run::watch(&mut templates, &mut store, options.dry, &mut ctl).await? {
-                Stop::Shutdown => return Ok(()),
+            match run::watch(&mut templates, &mut store, options.dry, ctl, sup).await? {
+                Stop::Shutdown => return Ok(Finished::Done),
+                Stop::ChildExited(exit) => {
+                    tracing::info!("{exit}");
+                    return Ok(Finished::ChildExited(exit));
+                }
                 Stop::Reload(new, reply) => {
                     let loaded = load_all(&new);
-                    let answer = loaded.map(|t| {
-                        templates = t;
-                        options = CtOptions {
-                            mode: options.mode,
-                            ..*new
-                        };
-                    });
+                    let answer = match loaded {
+                        Ok(t) => {
+                            templates = t;
+                            options = CtOptions {
+                                mode: options.mode,
+                                ..*new
+                            };
+                            sup.replace(options.exec.clone()).await;
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    };
                     if let Err(e) = &answer {
                         tracing::error!(error = %e, "reload failed; keeping the running templates");
                     }
@@ -129,12 +177,33 @@ impl CtRunner {
     }
 }
 
+/// How a [`CtRunner`] ended well.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Finished {
+    /// Shut down (watch mode), or a once run completed without exec mode.
+    Done,
+    /// Exec mode: the child exited (on its own, or after a forwarded signal); consul-template
+    /// exits with [`ChildExit::code`].
+    ChildExited(ChildExit),
+}
+
+impl Finished {
+    /// The exit code consul-template has for it: 0, or the child's.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Finished::Done => 0,
+            Finished::ChildExited(exit) => exit.code(),
+        }
+    }
+}
+
 /// A started [`CtRunner`]: reload it, shut it down, await its end. `Send + Sync`; dropping it
 /// shuts the runner down (without waiting).
 #[derive(Debug)]
 pub struct CtHandle {
     ctl: mpsc::UnboundedSender<Control>,
-    task: Option<JoinHandle<Result<()>>>,
+    task: Option<JoinHandle<Result<Finished>>>,
 }
 
 fn stopped() -> Error {
@@ -164,10 +233,17 @@ impl CtHandle {
         let _ = self.ctl.send(Control::Shutdown);
     }
 
-    /// Waits for the runner to end: `Ok(())` after a shutdown in watch mode or a completed once
-    /// run, else the error that ended it. Cancel-safe; once it returned, later calls are
-    /// [`Error::Closed`].
-    pub async fn wait(&mut self) -> Result<()> {
+    /// Passes `signal` on to the exec child as consul-template does (its reload signal reloads
+    /// it, its kill signal stops it, any other is sent as is); nothing without a child. Returns
+    /// at once.
+    pub fn signal(&self, signal: Signal) {
+        let _ = self.ctl.send(Control::Signal(signal));
+    }
+
+    /// Waits for the runner to end: [`Finished::Done`] after a shutdown in watch mode or a
+    /// completed once run, [`Finished::ChildExited`] when the exec child exited, else the error
+    /// that ended it. Cancel-safe; once it returned, later calls are [`Error::Closed`].
+    pub async fn wait(&mut self) -> Result<Finished> {
         let task = self.task.as_mut().ok_or_else(stopped)?;
         let joined = task.await;
         self.task = None;

@@ -27,6 +27,8 @@ pub struct Tmpl {
     pub watches: BTreeSet<Watch>,
     /// What it waited for last time (logged when it changes).
     waiting_for: BTreeSet<Dependency>,
+    /// Whether it rendered (had all its data, written or already up to date) at least once.
+    pub rendered: bool,
 }
 
 /// What a render of a template came to.
@@ -77,6 +79,7 @@ impl Tmpl {
             quiet: Quiescence::default(),
             watches: BTreeSet::new(),
             waiting_for: BTreeSet::new(),
+            rendered: false,
         })
     }
 
