@@ -125,6 +125,10 @@ async fn once_child(
     ctl: &mut mpsc::UnboundedReceiver<Control>,
     sup: &mut Supervisor,
 ) -> Result<Option<ChildExit>> {
+    // Without exec mode there is nothing to wait for: `-once` ends after its render.
+    if !sup.has_child() {
+        return Ok(None);
+    }
     loop {
         tokio::select! {
             exit = sup.wait() => return exit.map(Some),

@@ -67,6 +67,11 @@ impl Supervisor {
         }
     }
 
+    /// Whether a child is running (exec mode, after the first complete render).
+    pub(crate) fn has_child(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// The child's exit; never, while there is no child.
     pub(crate) async fn wait(&mut self) -> Result<ChildExit> {
         match &mut self.child {
