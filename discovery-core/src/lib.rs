@@ -19,7 +19,8 @@
 //!
 //! Features (all off by default): `registrator` (the `registrator` module: Docker containers
 //! registered through any [`Registry`], as gliderlabs/registrator does; pulls in `bollard`),
-//! `tower` (a `tower::discover` adapter), `conformance` and `test-util` (for backends' tests).
+//! `tower` (a `tower::discover` adapter), `telemetry` (the `telemetry` module: `/metrics`,
+//! `/health` and `/ready` over hyper), `conformance` and `test-util` (for backends' tests).
 //!
 //! ## Register, watch, fold
 //!
@@ -73,6 +74,7 @@ mod duration;
 pub mod env;
 mod error;
 pub mod file;
+pub mod health;
 mod instance;
 mod kv;
 mod kv_registry;
@@ -83,6 +85,9 @@ mod name;
 mod registry;
 mod renderer;
 mod revision;
+#[cfg(feature = "telemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "telemetry")))]
+pub mod telemetry;
 mod watcher;
 
 #[cfg(feature = "conformance")]

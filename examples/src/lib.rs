@@ -9,6 +9,7 @@ pub mod confd;
 pub mod consul_template;
 pub mod goflags;
 pub mod logging;
+pub mod ops;
 pub mod register;
 pub mod registrator;
 pub mod signals;

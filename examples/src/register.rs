@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
+use discovery_core::health::HealthRegistry;
 use discovery_core::{
-    Codec, Error, InstanceId, Key, Layout, RegisterOptions, Registration, Result, ServiceInstance,
-    ServiceName,
+    Codec, Error, InstanceId, Key, Layout, LeaseState, RegisterOptions, Registration, Result,
+    ServiceInstance, ServiceName,
 };
 
 /// A probe of the application's health.
@@ -101,12 +102,21 @@ pub fn instance_for_key(key: &str, value: &str, json: bool) -> Result<(Layout, S
 }
 
 /// Registers while `probe` passes (or always, without a probe) until a signal arrives.
+///
+/// Reports to `health`: the component `lease <service>/<id>` follows the registration's lease
+/// (failing while it is being re-registered or lost), `probe <service>/<id>` fails while the
+/// probe does, and the readiness item `registration <service>/<id>` is done at the first
+/// registration.
 pub async fn run(
     registry: &dyn discovery_core::Registry,
     instance: ServiceInstance,
     ttl: Duration,
     probe: Option<(Probe, Duration)>,
+    health: &HealthRegistry,
 ) -> Result<()> {
+    let name = format!("{}/{}", instance.service, instance.id);
+    health.expect("registration", &name);
+    let mut follower: Option<tokio::task::JoinHandle<()>> = None;
     let mut signals = crate::signals::Signals::new()?;
     let mut current: Option<Registration> = None;
     let opts = RegisterOptions::with_ttl(ttl);
@@ -117,18 +127,39 @@ pub async fn run(
     loop {
         let healthy = match &probe {
             None => true,
-            Some((p, i)) => p.check((*i).min(Duration::from_secs(5))).await,
+            Some((p, i)) => {
+                let up = p.check((*i).min(Duration::from_secs(5))).await;
+                if up {
+                    health.set_ok("probe", &name);
+                } else {
+                    health.set_failing("probe", &name, "the application does not answer");
+                }
+                up
+            }
         };
         match (healthy, current.is_some()) {
             (true, false) => match registry.register(instance.clone(), opts.clone()).await {
                 Ok(r) => {
                     tracing::info!(service = %instance.service, id = %instance.id, endpoint = %instance.endpoint(), "registered");
+                    health.mark_ready("registration", &name);
+                    if let Some(f) =
+                        follower.replace(follow_lease(&r, health.clone(), name.clone()))
+                    {
+                        f.abort();
+                    }
                     current = Some(r);
                 }
-                Err(e) => tracing::error!(error = %e, "registration failed; retrying"),
+                Err(e) => {
+                    tracing::error!(error = %e, "registration failed; retrying");
+                    health.set_failing("lease", &name, &e);
+                }
             },
             (false, true) => {
                 tracing::warn!(id = %instance.id, "probe failed; deregistering");
+                if let Some(f) = follower.take() {
+                    f.abort();
+                }
+                health.remove("lease", &name);
                 if let Some(r) = current.take() {
                     if let Err(e) = r.deregister().await {
                         tracing::warn!(error = %e, "deregistration failed; the TTL will remove the key");
@@ -142,11 +173,40 @@ pub async fn run(
             _ = signals.next() => break,
         }
     }
+    if let Some(f) = follower.take() {
+        f.abort();
+    }
     if let Some(r) = current.take() {
         r.deregister().await?;
         tracing::info!(id = %instance.id, "deregistered");
     }
     Ok(())
+}
+
+/// Mirrors `reg`'s lease state into `health` as the component `lease <name>`.
+fn follow_lease(
+    reg: &Registration,
+    health: HealthRegistry,
+    name: String,
+) -> tokio::task::JoinHandle<()> {
+    let mut states = reg.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let state = states.borrow_and_update().clone();
+            match state {
+                LeaseState::Live => health.set_ok("lease", &name),
+                LeaseState::Reregistering { reason, .. } | LeaseState::Lost { reason } => {
+                    health.set_failing("lease", &name, reason)
+                }
+                LeaseState::Deregistered => health.remove("lease", &name),
+                // A state added later: report it as it reads.
+                other => health.set_failing("lease", &name, format!("{other:?}")),
+            }
+            if states.changed().await.is_err() {
+                return;
+            }
+        }
+    })
 }
 
 #[cfg(test)]

@@ -109,6 +109,7 @@ pub mod func;
 pub mod gofmt;
 pub mod gotmpl;
 pub mod quiesce;
+mod report;
 pub mod sync;
 pub mod value;
 

@@ -37,6 +37,7 @@
 //!     resync: Some(Duration::from_secs(30)),
 //!     deregister: Default::default(),
 //!     cleanup: true,
+//!     health: Default::default(),
 //! };
 //! // Needs a Docker engine (`DOCKER_HOST`, else the local socket). Runs until `shutdown`
 //! // completes (here after a minute; the binary waits for SIGTERM), then deregisters
@@ -141,6 +142,10 @@ pub struct Config {
     pub deregister: Deregister,
     /// `-cleanup`: remove this host's dangling instances after every (re)sync.
     pub cleanup: bool,
+    /// Where the daemon reports: `docker events` (failing while the event stream is broken)
+    /// and the readiness item `registrator sync`, done after the first sync of the running
+    /// containers.
+    pub health: crate::health::HealthRegistry,
 }
 
 /// This host's name (`/proc/sys/kernel/hostname`, `HOSTNAME`, else `localhost`).
@@ -458,7 +463,11 @@ pub async fn run(
     let mut attempt = 0u32;
     // Subscribe before listing so that no start between the two is missed.
     let mut events = Box::pin(d.engine.events());
+    let health = d.config.health.clone();
+    health.expect("registrator", "sync");
     d.sync().await?;
+    health.set_ok("docker", "events");
+    health.mark_ready("registrator", "sync");
     let result = loop {
         tokio::select! {
             _ = &mut shutdown => break Ok(()),
@@ -468,16 +477,27 @@ pub async fn run(
                 }
             }
             ev = events.next() => match ev {
-                Some(Ok(ev)) => { attempt = 0; d.on_event(ev).await }
+                Some(Ok(ev)) => {
+                    if attempt > 0 {
+                        health.set_ok("docker", "events");
+                    }
+                    attempt = 0;
+                    d.on_event(ev).await
+                }
                 other => {
-                    if let Some(Err(e)) = &other {
-                        tracing::warn!(error = %e, "docker event stream failed; reconnecting");
+                    match &other {
+                        Some(Err(e)) => {
+                            tracing::warn!(error = %e, "docker event stream failed; reconnecting");
+                            health.set_failing("docker", "events", e);
+                        }
+                        _ => health.set_failing("docker", "events", "the event stream ended"),
                     }
                     tokio::time::sleep(backoff.delay(attempt)).await;
                     attempt = attempt.saturating_add(1);
                     events = Box::pin(d.engine.events());
-                    if let Err(e) = d.sync().await {
-                        tracing::warn!(error = %e, "resync after reconnect failed");
+                    match d.sync().await {
+                        Ok(()) => health.set_ok("docker", "events"),
+                        Err(e) => tracing::warn!(error = %e, "resync after reconnect failed"),
                     }
                 }
             }
@@ -535,6 +555,7 @@ mod tests {
             resync: None,
             deregister: Deregister::Always,
             cleanup: false,
+            health: Default::default(),
         };
         // Not polled: only its type matters (`tokio::spawn` needs a `Send` future).
         send(&run(engine, backend, config, async {}));

@@ -47,6 +47,7 @@ async fn main() {
         "how often to probe (default 2s)",
     )
     .define("log-level", Kind::Value, "log level (default info)");
+    discovery_examples::ops::define(&mut f);
     parse_or_exit(&mut f);
     discovery_examples::logging::init(f.value("log-level").unwrap_or("info"));
     if let Err(e) = main_inner(&f).await {
@@ -90,6 +91,12 @@ async fn main_inner(f: &FlagSet) -> discovery_core::Result<()> {
         }
         None => None,
     };
+    let ops_flags = discovery_examples::ops::read(f)
+        .map_err(|e| discovery_core::Error::invalid_config("flags", e.to_string()))?;
+    let health = discovery_core::health::HealthRegistry::new();
+    let ops = discovery_examples::ops::Ops::start(&ops_flags, &health).await?;
     let opened = open(&spec, layout).await?;
-    run(opened.registry.as_ref(), instance, ttl, probe).await
+    let result = run(opened.registry.as_ref(), instance, ttl, probe, &health).await;
+    ops.stopping();
+    result
 }

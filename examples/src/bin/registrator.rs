@@ -79,6 +79,7 @@ async fn main() {
         "host name used in service ids (default: this host's)",
     )
     .define("log-level", Kind::Value, "log level (default info)");
+    discovery_examples::ops::define(&mut f);
     parse_or_exit(&mut f);
     discovery_examples::logging::init(f.value("log-level").unwrap_or("info"));
     if let Err(e) = main_inner(&f).await {
@@ -184,7 +185,11 @@ async fn main_inner(f: &FlagSet) -> Result<()> {
         resync,
         deregister,
         cleanup: f.bool("cleanup") == Some(true),
+        health: Default::default(),
     };
+    let ops_flags = discovery_examples::ops::read(f)
+        .map_err(|e| Error::invalid_config("flags", e.to_string()))?;
+    let ops = discovery_examples::ops::Ops::start(&ops_flags, &config.health).await?;
     let engine = Engine::connect()?;
     let backend = connect(uri, retry).await?;
     let mut signals = discovery_examples::signals::Signals::new()?;
@@ -194,6 +199,7 @@ async fn main_inner(f: &FlagSet) -> Result<()> {
             signals.next().await,
             discovery_examples::signals::Exit::Signal
         ) {}
+        ops.stopping();
     })
     .await
 }

@@ -70,6 +70,8 @@ pub struct ConfdConfig {
     /// fsyncs; our default (`after`) renames first, so readers see the change at once, and
     /// fsyncs before any reload command runs.
     pub fsync: Fsync,
+    /// Ours: `-metrics-addr` and `-systemd-notify`.
+    pub ops: crate::ops::OpsFlags,
 }
 
 impl fmt::Debug for ConfdConfig {
@@ -100,6 +102,7 @@ impl fmt::Debug for ConfdConfig {
             .field("watch_grace", &self.watch_grace)
             .field("health_file", &self.health_file)
             .field("fsync", &self.fsync)
+            .field("ops", &self.ops)
             .finish()
     }
 }
@@ -132,6 +135,7 @@ impl Default for ConfdConfig {
             watch_grace: Duration::from_secs(60),
             health_file: None,
             fsync: Fsync::AfterRename,
+            ops: crate::ops::OpsFlags::default(),
         }
     }
 }
@@ -231,6 +235,7 @@ pub fn flag_set() -> FlagSet {
         v,
         "when written files are made durable: before (the rename), after (the rename, before reload; default) or never (confd)",
     );
+    crate::ops::define(&mut f);
     f
 }
 
@@ -272,6 +277,7 @@ impl ConfdConfig {
         if let Some(v) = f.value("backend") {
             self.backend = v.to_owned();
         }
+        self.ops = crate::ops::read(f)?;
         if f.is_set("node") {
             self.nodes = f.values("node").to_vec();
         }

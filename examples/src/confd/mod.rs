@@ -14,6 +14,7 @@ use discovery_render::confd::runner::ConfdRunner;
 
 use crate::backend::{open_kv, BackendSpec};
 use crate::goflags::FlagError;
+use crate::ops::Ops;
 use crate::signals::{Exit, Signals};
 use config::ConfdConfig;
 
@@ -53,7 +54,9 @@ pub async fn run(cfg: &ConfdConfig) -> Result<()> {
         return ConfdRunner::new(options, kv).run().await;
     }
     let mut signals = Signals::new()?;
+    let ops = Ops::start(&cfg.ops, &options.health).await?;
     let Some(kv) = open_with_retry(&spec, &mut signals).await? else {
+        ops.stopping();
         return Ok(());
     };
     started();
@@ -64,9 +67,14 @@ pub async fn run(cfg: &ConfdConfig) -> Result<()> {
             sig = signals.next() => match sig {
                 Exit::Reload => {
                     tracing::info!("SIGHUP: reloading conf.d");
+                    ops.reloading();
                     handle.reload();
+                    ops.reloaded();
                 }
-                Exit::Signal => return handle.shutdown().await,
+                Exit::Signal => {
+                    ops.stopping();
+                    return handle.shutdown().await;
+                }
             },
         }
     }

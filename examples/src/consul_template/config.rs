@@ -44,6 +44,8 @@ pub struct CtConfig {
     pub reload_signal: Signal,
     /// `-pid-file` / `pid_file`.
     pub pid_file: Option<std::path::PathBuf>,
+    /// Ours: `-metrics-addr` and `-systemd-notify`.
+    pub ops: crate::ops::OpsFlags,
 }
 
 impl std::fmt::Debug for CtConfig {
@@ -62,6 +64,7 @@ impl std::fmt::Debug for CtConfig {
             .field("kill_signal", &self.kill_signal)
             .field("reload_signal", &self.reload_signal)
             .field("pid_file", &self.pid_file)
+            .field("ops", &self.ops)
             .finish()
     }
 }
@@ -109,6 +112,7 @@ fn flags() -> FlagSet {
         "log level (trace, debug, info, warn, err)",
     );
     super::exec_flags::define(&mut f);
+    crate::ops::define(&mut f);
     f
 }
 
@@ -183,6 +187,7 @@ impl CtConfig {
             kill_signal: Signal::SIGINT,
             reload_signal: Signal::SIGHUP,
             pid_file: None,
+            ops: crate::ops::read(&f)?,
         };
         let mut file = FileConfig::default();
         for path in f.values("config") {

@@ -134,7 +134,9 @@ pub async fn run(cfg: CtConfig, consul: ConsulConfig, args: Vec<String>) -> Resu
     let backend = ConsulBackend::new(consul)?;
     let exec = cfg.exec.is_some();
     let mut signals = signals::Listener::new(cfg.kill_signal, cfg.reload_signal, exec)?;
-    let mut handle = CtRunner::new(options(&cfg), backend)?.start();
+    let health = discovery_core::health::HealthRegistry::new();
+    let ops = crate::ops::Ops::start(&cfg.ops, &health).await?;
+    let mut handle = CtRunner::new(options(&cfg).health(health), backend)?.start();
     loop {
         tokio::select! {
             r = handle.wait() => return r,
@@ -146,6 +148,7 @@ pub async fn run(cfg: CtConfig, consul: ConsulConfig, args: Vec<String>) -> Resu
                         || sig == discovery_render::consul_template::Signal::SIGTERM));
                 if stop {
                     tracing::info!(signal = %sig, "signal: stopping");
+                    ops.stopping();
                     handle.shutdown();
                     return handle.wait().await;
                 }
@@ -155,6 +158,7 @@ pub async fn run(cfg: CtConfig, consul: ConsulConfig, args: Vec<String>) -> Resu
                     continue;
                 }
                 tracing::info!("{sig}: reloading configuration and templates");
+                ops.reloading();
                 let reloaded = CtConfig::from_args(args.clone())
                     .map_err(|e| Error::invalid_config("config", e.to_string()));
                 match reloaded {
@@ -166,6 +170,7 @@ pub async fn run(cfg: CtConfig, consul: ConsulConfig, args: Vec<String>) -> Resu
                         tracing::error!(error = %e, "reload failed; keeping the running configuration")
                     }
                 }
+                ops.reloaded();
             }
         }
     }

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use discovery_core::health::HealthRegistry;
 use discovery_core::{Error, Result};
 
 use crate::quiesce::Wait;
@@ -116,6 +117,10 @@ pub struct ConfdOptions {
     /// `-health-file`: written `ok` while every watch is healthy, `lost: ...` otherwise; with it
     /// set, a lost watch does not end the runner.
     pub health_file: Option<PathBuf>,
+    /// Where the runner reports each watch (`watch <prefix>`: failing while it is broken) and
+    /// each resource (`resource <name>`: ready once it has rendered and synced). Share it with a
+    /// [`TelemetryServer`](discovery_core::telemetry::TelemetryServer) or read it yourself.
+    pub health: HealthRegistry,
 }
 
 impl Default for ConfdOptions {
@@ -132,6 +137,7 @@ impl Default for ConfdOptions {
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
             watch_grace: Duration::from_secs(60),
             health_file: None,
+            health: HealthRegistry::new(),
         }
     }
 }

@@ -93,10 +93,25 @@ pub async fn process(
     cfg: &ConfdOptions,
     fsync: Fsync,
 ) -> Result<Processed> {
+    let result = render_and_sync(resource, store, cfg, fsync).await;
+    crate::report::processed(
+        &cfg.health,
+        "resource",
+        &resource.name(),
+        &resource.spec.dest,
+        result.is_ok(),
+    );
+    result
+}
+
+async fn render_and_sync(
+    resource: &Resource,
+    store: &ConfdStore,
+    cfg: &ConfdOptions,
+    fsync: Fsync,
+) -> Result<Processed> {
     let started = std::time::Instant::now();
     let rendered = resource.template.render_store(store);
-    metrics::counter!("discovery_renders_total", "ok" => if rendered.is_ok() { "true" } else { "false" })
-        .increment(1);
     metrics::histogram!("discovery_render_seconds").record(started.elapsed().as_secs_f64());
     let rendered = rendered?;
     let mode = if cfg.noop {

@@ -283,6 +283,7 @@ fn load(options: &ConfdOptions, source: &Source) -> (Vec<Resource>, Vec<Error>) 
         tracing::error!("{e}");
     }
     for r in &resources {
+        options.health.expect("resource", &r.name());
         tracing::info!(
             resource = %r.name(),
             src = %r.spec.src.display(),
@@ -305,12 +306,16 @@ async fn process_all(options: &ConfdOptions, kv: &dyn KvView, resources: &[Resou
     for r in resources {
         let result = match kv.list(&r.spec.keys).await {
             Ok(snap) => {
+                options.health.set_ok("backend", "read");
                 // The template's store keeps what it needs; the snapshot goes before rendering.
                 let store = r.template.store(&snap);
                 drop(snap);
                 process(r, &store, options, options.fsync).await
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                options.health.set_failing("backend", "read", &e);
+                Err(e)
+            }
         };
         match result {
             Ok(Processed::Written { reload: Some(cmd) }) => reloads.push(cmd),

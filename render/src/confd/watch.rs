@@ -170,6 +170,8 @@ async fn watch_loop(
         .collect();
     drop(tx);
     let _guard = AbortOnDrop(tasks);
+    let names: Vec<&str> = prefixes.iter().map(Key::as_str).collect();
+    cfg.health.track("watch", &names);
 
     let mut views = Views::new(resources.len());
     let mut ready = vec![false; prefixes.len()];
@@ -204,11 +206,13 @@ async fn watch_loop(
                                 tracing::info!(prefix = %prefixes[i], "watch recovered");
                             }
                             ready[i] = true;
+                            cfg.health.set_ok("watch", prefixes[i].as_str());
                             let changed = views.apply(&prefixes[i], ev);
                             mark_dirty(resources, &prefixes[i], changed.as_deref(), &mut dirty);
                         }
                         Msg::Failed(i, e) => {
                             tracing::warn!(prefix = %prefixes[i], error = %e, "watch interrupted; retrying");
+                            cfg.health.set_failing("watch", prefixes[i].as_str(), &e);
                             lost_since[i].get_or_insert((Instant::now(), e.to_string()));
                         }
                     }

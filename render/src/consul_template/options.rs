@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use discovery_core::health::HealthRegistry;
+
 use crate::quiesce::Wait;
 
 use super::exec::ExecSpec;
@@ -48,6 +50,10 @@ pub struct CtOptions {
     pub exec: Option<ExecSpec>,
     /// `pid_file`: where the runner writes the process id when it starts (removed at its end).
     pub pid_file: Option<PathBuf>,
+    /// Where the runner reports each subscription (`consul <what>`: failing while it cannot
+    /// reach Consul) and each template (`template <name>`: ready once rendered). A reload keeps
+    /// the registry the runner started with.
+    pub health: HealthRegistry,
 }
 
 impl CtOptions {
@@ -60,6 +66,7 @@ impl CtOptions {
             wait: None,
             exec: None,
             pid_file: None,
+            health: HealthRegistry::new(),
         }
     }
 
@@ -84,6 +91,12 @@ impl CtOptions {
     /// Sets `pid_file`.
     pub fn pid_file(mut self, path: Option<PathBuf>) -> Self {
         self.pid_file = path;
+        self
+    }
+
+    /// Sets the health registry the runner reports to.
+    pub fn health(mut self, health: HealthRegistry) -> Self {
+        self.health = health;
         self
     }
 

@@ -92,7 +92,7 @@ pub(crate) async fn once(
         if outputs.len() == templates.len() {
             let mut changed = BTreeSet::new();
             for (i, (t, out)) in templates.iter_mut().zip(&outputs).enumerate() {
-                if t.commit(out, dry).await? {
+                if t.commit(out, dry, store.health()).await? {
                     changed.insert(i);
                 }
                 t.rendered = true;
@@ -198,7 +198,7 @@ async fn render_due(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Res
         }
         match t.evaluate(store) {
             Outcome::Ready(out) => {
-                if t.commit(&out, dry).await? {
+                if t.commit(&out, dry, store.health()).await? {
                     changed.insert(i);
                 }
                 t.rendered = true;

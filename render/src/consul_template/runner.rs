@@ -140,7 +140,10 @@ impl CtRunner {
             exec = options.exec.is_some(),
             "starting consul-template"
         );
-        let mut store = Store::new(backend.clone());
+        for t in &templates {
+            options.health.expect("template", &t.spec.name());
+        }
+        let mut store = Store::new(backend.clone(), options.health.clone());
         if options.mode == Mode::Once {
             run::preflight(&backend).await?;
             let exit = run::once(&mut templates, &mut store, options.dry, ctl, sup).await?;
@@ -160,8 +163,12 @@ impl CtRunner {
                             templates = t;
                             options = CtOptions {
                                 mode: options.mode,
+                                health: options.health.clone(),
                                 ..*new
                             };
+                            for t in &templates {
+                                options.health.expect("template", &t.spec.name());
+                            }
                             sup.replace(options.exec.clone()).await;
                             Ok(())
                         }

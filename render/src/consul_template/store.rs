@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use discovery_consul::{CatalogServices, ConsulBackend};
+use discovery_core::health::HealthRegistry;
 use discovery_core::{
     Backoff, Dependency, Error, Key, KvEvent, KvSnapshot, KvView, RenderData, Result, ServiceName,
     WatchEvent, Watcher,
@@ -41,6 +42,18 @@ impl Watch {
             Dependency::Catalog => Watch::Catalog,
             _ => return None,
         })
+    }
+}
+
+impl Watch {
+    /// consul-template's notation of the subscription (`health.service(web)`, `kv.list(app)`,
+    /// `catalog.services`), for health reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Watch::Service(s) => format!("health.service({s})"),
+            Watch::Kv(k) => format!("kv.list({})", k.as_str().trim_start_matches('/')),
+            Watch::Catalog => "catalog.services".to_owned(),
+        }
     }
 }
 
@@ -83,6 +96,7 @@ pub struct Store {
     subs: BTreeMap<Watch, Sub>,
     kv_parts: BTreeMap<Key, KvSnapshot>,
     data: RenderData,
+    health: HealthRegistry,
 }
 
 impl std::fmt::Debug for Store {
@@ -102,8 +116,8 @@ impl Drop for Store {
 }
 
 impl Store {
-    /// An empty store over `backend`.
-    pub fn new(backend: ConsulBackend) -> Self {
+    /// An empty store over `backend`, reporting its subscriptions to `health`.
+    pub fn new(backend: ConsulBackend, health: HealthRegistry) -> Self {
         let (tx, rx) = mpsc::channel(1024);
         Store {
             backend,
@@ -112,7 +126,13 @@ impl Store {
             subs: BTreeMap::new(),
             kv_parts: BTreeMap::new(),
             data: RenderData::default(),
+            health,
         }
+    }
+
+    /// The registry the store reports to.
+    pub fn health(&self) -> &HealthRegistry {
+        &self.health
     }
 
     /// The current data.
@@ -153,6 +173,7 @@ impl Store {
                 continue;
             }
             tracing::debug!(watch = ?w, "subscribing");
+            self.health.set_pending("consul", &w.describe());
             let task = tokio::spawn(pump(self.backend.clone(), w.clone(), self.tx.clone()));
             self.subs.insert(
                 w,
@@ -206,12 +227,14 @@ impl Store {
                         return Err(e);
                     }
                     tracing::warn!(watch = ?w, error = %e, attempts, "subscription failed; retrying");
+                    self.health.set_failing("consul", &w.describe(), &e);
                     continue;
                 }
             };
             let Some(sub) = self.subs.get_mut(&watch) else {
                 continue;
             };
+            self.health.set_ok("consul", &watch.describe());
             let first = !sub.arrived;
             sub.arrived = true;
             if first || content_changed {

@@ -1,6 +1,7 @@
 //! One configured template: parsing, a render judged against what data has arrived, and the
 //! write (or `-dry` print) of its output.
 
+use discovery_core::health::HealthRegistry;
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -120,7 +121,19 @@ impl Tmpl {
     /// Writes `output` (or prints it in `dry` mode); returns whether the file changed.
     /// An empty output over a missing destination writes nothing (consul-template compares the
     /// render with the file's content, and a missing file reads as empty).
-    pub async fn commit(&self, output: &str, dry: bool) -> Result<bool> {
+    pub async fn commit(&self, output: &str, dry: bool, health: &HealthRegistry) -> Result<bool> {
+        let result = self.write(output, dry).await;
+        crate::report::processed(
+            health,
+            "template",
+            &self.spec.name(),
+            &self.spec.destination,
+            result.is_ok(),
+        );
+        result
+    }
+
+    async fn write(&self, output: &str, dry: bool) -> Result<bool> {
         let dest = &self.spec.destination;
         if output.is_empty() && !dest.exists() {
             return Ok(false);
