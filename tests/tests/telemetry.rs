@@ -232,3 +232,53 @@ fn a_bad_metrics_address_is_refused_naming_the_flag() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("-metrics-addr"), "{err}");
 }
+
+/// `-systemd-notify` against a socket standing in for systemd's: READY=1 once the resource has
+/// rendered, RELOADING=1 then READY=1 around SIGHUP, STOPPING=1 on SIGTERM.
+#[test]
+fn confd_tells_systemd_when_it_is_ready_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    write_confd_dir(dir.path(), "/app");
+    let data = dir.path().join("data.yaml");
+    std::fs::write(&data, "app:\n  a: 10.0.0.1:80\n").unwrap();
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(SOON)).unwrap();
+    let confd = ChildGuard(
+        Command::new(bin("confd"))
+            .args(["-backend", "file", "-watch", "-systemd-notify"])
+            .arg("-file")
+            .arg(&data)
+            .arg("-confdir")
+            .arg(dir.path())
+            .arg("-config-file")
+            .arg(dir.path().join("none.toml"))
+            .env("NOTIFY_SOCKET", &sock_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start confd"),
+    );
+    let mut buf = [0u8; 512];
+    let mut next = || {
+        let n = sock.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let first = next();
+    assert!(first.starts_with("READY=1\n"), "{first:?}");
+    // READY=1 is only sent once the file is there.
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("app.conf")).unwrap(),
+        "server 10.0.0.1:80;\n"
+    );
+    confd.signal("HUP");
+    let reloading = next();
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading:?}"
+    );
+    assert_eq!(next(), "READY=1\n");
+    confd.signal("TERM");
+    assert_eq!(next(), "STOPPING=1\n");
+}
