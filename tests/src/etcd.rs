@@ -55,6 +55,12 @@ pub fn mode() -> Mode {
             Mode::Process
         }
         _ if docker_ok() => Mode::Docker,
+        // CI (`.ci/run`) wants the containers: falling back to a process would hide a missing
+        // engine or image.
+        _ if util::env_flag("DISCOVERY_REQUIRE_DOCKER") => panic!(
+            "DISCOVERY_REQUIRE_DOCKER=1 but no Docker engine answers or image {image} is missing \
+             (build it with scripts/etcd-image.sh)"
+        ),
         _ => {
             assert_binary();
             Mode::Process
