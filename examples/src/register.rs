@@ -48,30 +48,19 @@ impl Probe {
 
     /// Runs the probe once, with `timeout`.
     pub async fn check(&self, timeout: Duration) -> bool {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let fut = async {
             match self {
                 Probe::Tcp(addr) => tokio::net::TcpStream::connect(addr).await.is_ok(),
                 Probe::Http { authority, path } => {
-                    let Ok(mut s) = tokio::net::TcpStream::connect(authority).await else {
-                        return false;
-                    };
-                    let req = format!(
-                        "GET {path} HTTP/1.0\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
-                    );
-                    if s.write_all(req.as_bytes()).await.is_err() {
-                        return false;
+                    // A redirect is an answer: 3xx passes as it is, without following it.
+                    let client = reqwest::Client::builder()
+                        .redirect(reqwest::redirect::Policy::none())
+                        .build();
+                    let Ok(client) = client else { return false };
+                    match client.get(format!("http://{authority}{path}")).send().await {
+                        Ok(resp) => matches!(resp.status().as_u16(), 200..=399),
+                        Err(_) => false,
                     }
-                    let mut buf = [0u8; 32];
-                    let Ok(n) = s.read(&mut buf).await else {
-                        return false;
-                    };
-                    let head = String::from_utf8_lossy(&buf[..n]);
-                    let code = head
-                        .split_whitespace()
-                        .nth(1)
-                        .and_then(|c| c.parse::<u16>().ok());
-                    matches!(code, Some(200..=399))
                 }
             }
         };
@@ -246,5 +235,43 @@ mod tests {
             }
         );
         assert!(Probe::parse("ftp://x").is_err());
+    }
+
+    /// A server answering every connection with `status_line` (a fixture, not a client).
+    async fn answering(status_line: &'static str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let resp = format!("{status_line}\r\ncontent-length: 0\r\n\r\n");
+                let _ = s.write_all(resp.as_bytes()).await;
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn http_probe_passes_on_2xx_and_3xx_only() {
+        let t = Duration::from_secs(5);
+        for (line, want) in [
+            ("HTTP/1.1 204 No Content", true),
+            ("HTTP/1.1 302 Found", true),
+            ("HTTP/1.1 503 Service Unavailable", false),
+        ] {
+            let authority = answering(line).await;
+            let p = Probe::Http {
+                authority,
+                path: "/health".into(),
+            };
+            assert_eq!(p.check(t).await, want, "{line}");
+        }
+        let closed = Probe::Http {
+            authority: "127.0.0.1:1".into(),
+            path: "/".into(),
+        };
+        assert!(!closed.check(t).await);
     }
 }
