@@ -6,20 +6,31 @@ use std::path::Path;
 use std::time::Duration;
 
 use discovery_core::Error;
-use discovery_render::consul_template::{ExecSpec, FileConfig, Signal};
+use discovery_render::consul_template::{
+    ConsulFile, ExecSpec, FileConfig, LogFileConfig, Signal, SyslogConfig,
+};
 
 use crate::goflags::{FlagError, FlagSet, Kind};
 
 pub use discovery_render::consul_template::{TemplateSpec, DEFAULT_COMMAND_TIMEOUT};
 pub use discovery_render::quiesce::Wait;
 
-/// The whole configuration. `Debug` redacts the token.
+/// The whole configuration. `Debug` redacts the token and the basic-auth password.
 #[derive(Clone)]
 pub struct CtConfig {
-    /// Consul address (`host:port` or URL); `None`: `CONSUL_HTTP_ADDR`, else the local agent.
-    pub consul_addr: Option<String>,
-    /// ACL token (`-token`, `consul { token }`, `CONSUL_HTTP_TOKEN`). Never logged.
-    pub token: Option<String>,
+    /// `consul {}` and the `-consul-*` flags: address (`None`: `CONSUL_HTTP_ADDR`, else the
+    /// local agent), token (never logged), `token_file`, `auth`, `ssl`, `retry`, `transport`.
+    pub consul: ConsulFile,
+    /// `-max-stale` / `max_stale` (default 2 s; 0: consistent reads only).
+    pub max_stale: Option<Duration>,
+    /// `-parse-only`: parse the templates, then exit.
+    pub parse_only: bool,
+    /// `log_file {}` and `-log-file`, `-log-rotate-*`.
+    pub log_file: LogFileConfig,
+    /// `syslog {}` and `-syslog*`.
+    pub syslog: SyslogConfig,
+    /// `err_on_failed_lookup` (accepted; see COMPATIBILITY.md).
+    pub err_on_failed_lookup: bool,
     /// Templates in configuration order (files first, then `-template` flags).
     pub templates: Vec<TemplateSpec>,
     /// `-once`.
@@ -49,8 +60,12 @@ pub struct CtConfig {
 impl std::fmt::Debug for CtConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CtConfig")
-            .field("consul_addr", &self.consul_addr)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("consul", &self.consul)
+            .field("max_stale", &self.max_stale)
+            .field("parse_only", &self.parse_only)
+            .field("log_file", &self.log_file)
+            .field("syslog", &self.syslog)
+            .field("err_on_failed_lookup", &self.err_on_failed_lookup)
             .field("templates", &self.templates)
             .field("once", &self.once)
             .field("dry", &self.dry)
@@ -107,8 +122,34 @@ fn flags() -> FlagSet {
         "log-level",
         Kind::Value,
         "log level (trace, debug, info, warn, err)",
-    );
+    )
+    .define(
+        "max-stale",
+        Kind::Value,
+        "how stale a read may be (default 2s; 0: leader only)",
+    )
+    .define("parse-only", Kind::Bool, "parse the templates, then exit")
+    .define(
+        "template-error-fatal",
+        Kind::Bool,
+        "a failed render stops consul-template (default true)",
+    )
+    .define(
+        "default-left-delimiter",
+        Kind::Value,
+        "left delimiter of templates that set none",
+    )
+    .define(
+        "default-right-delimiter",
+        Kind::Value,
+        "right delimiter of templates that set none",
+    )
+    .define("v", Kind::Bool, "print the version and exit")
+    .define("version", Kind::Bool, "print the version and exit");
     super::exec_flags::define(&mut f);
+    super::consul_flags::define(&mut f);
+    super::log_flags::define(&mut f);
+    super::unsupported::define(&mut f);
     f
 }
 
@@ -168,10 +209,24 @@ impl CtConfig {
             }
             other => other,
         })?;
+        if f.bool("v") == Some(true) || f.bool("version") == Some(true) {
+            return Err(FlagError::Help(format!(
+                "consul-template v{} (discovery drop-in)",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        if !f.rest.is_empty() {
+            return Err(FlagError::Bad(format!("cli: extra args: {:?}", f.rest)));
+        }
+        super::unsupported::check(&f)?;
         let bad = FlagError::Bad;
         let mut cfg = CtConfig {
-            consul_addr: None,
-            token: None,
+            consul: ConsulFile::default(),
+            max_stale: None,
+            parse_only: false,
+            log_file: LogFileConfig::default(),
+            syslog: SyslogConfig::default(),
+            err_on_failed_lookup: false,
             templates: Vec::new(),
             once: false,
             dry: false,
@@ -191,8 +246,13 @@ impl CtConfig {
                 other => FlagError::Bad(other.to_string()),
             })?;
         }
-        cfg.consul_addr = file.consul_addr;
-        cfg.token = file.token;
+        cfg.consul = file.consul;
+        cfg.consul.merge(super::consul_flags::read(&f)?);
+        cfg.max_stale = f.duration("max-stale")?.or(file.max_stale);
+        cfg.parse_only = f.bool("parse-only").unwrap_or(false);
+        (cfg.log_file, cfg.syslog) =
+            super::log_flags::merge((file.log_file, file.syslog), super::log_flags::read(&f)?);
+        cfg.err_on_failed_lookup = file.err_on_failed_lookup.unwrap_or(false);
         cfg.templates = file.templates;
         cfg.wait = file.wait;
         cfg.block_query_wait = file.block_query_wait;
@@ -201,14 +261,30 @@ impl CtConfig {
         if let Some(l) = file.log_level {
             cfg.log_level = l;
         }
-        if let Some(a) = f.value("consul-addr") {
-            cfg.consul_addr = Some(a.to_owned());
-        }
-        if let Some(t) = f.value("consul-token") {
-            cfg.token = Some(t.to_owned());
-        }
         for t in f.values("template") {
             cfg.templates.push(TemplateSpec::from_flag(t).map_err(bad)?);
+        }
+        // `-template-error-fatal` overrides every template; `template_error_fatal` is the
+        // default of those that set no `error_fatal`. Default delimiters fill the unset ones.
+        let fatal_flag = f.bool("template-error-fatal");
+        let left = f
+            .value("default-left-delimiter")
+            .map(str::to_owned)
+            .or(file.default_left_delimiter)
+            .filter(|d| !d.is_empty());
+        let right = f
+            .value("default-right-delimiter")
+            .map(str::to_owned)
+            .or(file.default_right_delimiter)
+            .filter(|d| !d.is_empty());
+        for t in &mut cfg.templates {
+            t.error_fatal = fatal_flag.or(t.error_fatal).or(file.template_error_fatal);
+            if t.left_delimiter.is_none() {
+                t.left_delimiter = left.clone();
+            }
+            if t.right_delimiter.is_none() {
+                t.right_delimiter = right.clone();
+            }
         }
         if let Some(w) = f.value("wait") {
             cfg.wait = Some(Wait::parse(w).map_err(bad)?);
@@ -266,7 +342,7 @@ mod tests {
             "-wait=2s",
         ]))
         .unwrap();
-        assert_eq!(cfg.consul_addr.as_deref(), Some("127.0.0.1:8500"));
+        assert_eq!(cfg.consul.address.as_deref(), Some("127.0.0.1:8500"));
         assert_eq!(cfg.templates.len(), 2);
         assert_eq!(
             cfg.templates[0].command.as_deref(),
@@ -332,8 +408,8 @@ template {
         )
         .unwrap();
         let cfg = CtConfig::from_args(args(&["-config", dir.path().to_str().unwrap()])).unwrap();
-        assert_eq!(cfg.consul_addr.as_deref(), Some("10.0.0.2:8500"));
-        assert_eq!(cfg.token.as_deref(), Some("t"));
+        assert_eq!(cfg.consul.address.as_deref(), Some("10.0.0.2:8500"));
+        assert_eq!(cfg.consul.token.as_deref(), Some("t"));
         assert!(
             !format!("{cfg:?}").contains("\"t\""),
             "token leaked in Debug"
@@ -357,7 +433,7 @@ template {
             "127.0.0.1:1",
         ]))
         .unwrap();
-        assert_eq!(cli.consul_addr.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(cli.consul.address.as_deref(), Some("127.0.0.1:1"));
     }
 
     #[test]
@@ -370,8 +446,8 @@ template {
             "in.tmpl:out.conf",
         ]))
         .unwrap();
-        assert_eq!(cfg.consul_addr.as_deref(), Some("127.0.0.1:8500"));
-        assert_eq!(cfg.token.as_deref(), Some("secret"));
+        assert_eq!(cfg.consul.address.as_deref(), Some("127.0.0.1:8500"));
+        assert_eq!(cfg.consul.token.as_deref(), Some("secret"));
         assert_eq!(
             cfg.deprecations,
             [
@@ -401,13 +477,13 @@ template {
                 "-auth is deprecated; use -consul-auth"
             ]
         );
-        // The new spelling is not supported: the old one gets its error, after the warning.
-        let e = CtConfig::from_args(args(&["-ssl", "-template", "a:b"])).unwrap_err();
+        // The old spelling gets the new one's meaning, and its errors after the warning.
+        let cfg = CtConfig::from_args(args(&["-ssl", "-template", "a:b"])).unwrap();
+        assert_eq!(cfg.consul.ssl.enabled, Some(true));
+        let e = CtConfig::from_args(args(&["-ssl=maybe", "-template", "a:b"])).unwrap_err();
         let e = e.to_string();
         assert!(
-            e.starts_with(
-                "-ssl is deprecated; use -consul-ssl\nflag provided but not defined: -consul-ssl"
-            ),
+            e.starts_with("-ssl is deprecated; use -consul-ssl\ninvalid boolean value"),
             "{e}"
         );
     }
