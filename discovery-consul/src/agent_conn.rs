@@ -34,6 +34,7 @@ const READ_BUF: usize = 64 * 1024;
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) index: Option<u64>,
+    pub(crate) last_contact: Option<u64>,
     pub(crate) body: Bytes,
 }
 
@@ -207,13 +208,16 @@ impl AgentConn {
                 self.put_idle(parts.io.into_inner());
             }
         }
+        let header = |name: &str| {
+            head.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+        };
         Ok(Answer {
             status: head.status.as_u16(),
-            index: head
-                .headers
-                .get("X-Consul-Index")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok()),
+            index: header("X-Consul-Index"),
+            last_contact: header("X-Consul-LastContact"),
             body,
         })
     }

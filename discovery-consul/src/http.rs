@@ -33,6 +33,8 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     /// `X-Consul-Index`, when the endpoint sends one.
     pub(crate) index: Option<u64>,
+    /// `X-Consul-LastContact`: how long ago (ms) the answering server heard from the leader.
+    pub(crate) last_contact: Option<u64>,
     pub(crate) body: Bytes,
 }
 
@@ -73,8 +75,9 @@ pub(crate) struct Http {
     token: Option<reqwest::header::HeaderValue>,
     /// `Authorization: Basic …`, marked sensitive.
     auth: Option<reqwest::header::HeaderValue>,
-    /// `?stale` on every GET.
-    stale: bool,
+    /// `?stale` on every GET, with how stale an answer may be (an older one is asked again of
+    /// the leader).
+    stale: Option<Duration>,
     datacenter: Option<String>,
     timeout: Duration,
     total: AtomicU64,
@@ -137,7 +140,7 @@ impl Http {
             base,
             token,
             auth,
-            stale: cfg.max_stale.is_some_and(|d| !d.is_zero()),
+            stale: cfg.max_stale.filter(|d| !d.is_zero()),
             datacenter: cfg.datacenter.clone(),
             timeout: cfg.request_timeout,
             total: AtomicU64::new(0),
@@ -230,7 +233,9 @@ impl Http {
     }
 
     /// Sends one request. `path` is already encoded and starts after `/v1/`; `blocking_wait`
-    /// extends the timeout of a blocking query.
+    /// extends the timeout of a blocking query. With `max_stale`, a GET may be answered by any
+    /// server (`?stale`); an answer from a server that has not heard from the leader for longer
+    /// than that is asked again of the leader, as consul-template does.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -239,10 +244,48 @@ impl Http {
         body: Option<Bytes>,
         blocking_wait: Option<Duration>,
     ) -> Result<Response> {
+        let Some(max) = self.stale.filter(|_| method == Method::GET) else {
+            return self
+                .send_once(method, path, query, body, blocking_wait, false)
+                .await;
+        };
+        let answer = self
+            .send_once(
+                method.clone(),
+                path,
+                query,
+                body.clone(),
+                blocking_wait,
+                true,
+            )
+            .await?;
+        match answer.last_contact {
+            Some(ms) if Duration::from_millis(ms) > max => {
+                tracing::debug!(
+                    path,
+                    last_contact_ms = ms,
+                    "stale answer too old; asking the leader"
+                );
+                self.send_once(method, path, query, body, blocking_wait, false)
+                    .await
+            }
+            _ => Ok(answer),
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Bytes>,
+        blocking_wait: Option<Duration>,
+        stale: bool,
+    ) -> Result<Response> {
         let mut target = format!("/v1/{path}");
         let mut sep = '?';
         let dc = self.datacenter.as_ref().map(|dc| ("dc", dc.clone()));
-        let stale = (self.stale && method == Method::GET).then(|| ("stale", String::new()));
+        let stale = stale.then(|| ("stale", String::new()));
         for (k, v) in query.iter().cloned().chain(dc).chain(stale) {
             target.push(sep);
             sep = '&';
@@ -279,6 +322,7 @@ impl Http {
                 Ok(Response {
                     status: answer.status,
                     index: answer.index,
+                    last_contact: answer.last_contact,
                     body: answer.body,
                 })
             }
@@ -296,11 +340,14 @@ impl Http {
                 }
                 let resp = req.send().await.map_err(|e| transport_error(&e, timeout))?;
                 let status = resp.status().as_u16();
-                let index = resp
-                    .headers()
-                    .get("X-Consul-Index")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok());
+                let header = |name: &str| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok())
+                };
+                let index = header("X-Consul-Index");
+                let last_contact = header("X-Consul-LastContact");
                 let body = resp
                     .bytes()
                     .await
@@ -308,6 +355,7 @@ impl Http {
                 Ok(Response {
                     status,
                     index,
+                    last_contact,
                     body,
                 })
             }

@@ -570,4 +570,160 @@ template {
         assert!(cfg.exec.is_none());
         assert_eq!(cfg.kill_signal, Signal::SIGINT);
     }
+
+    fn with_file(hcl: &str, extra: &[&str]) -> Result<CtConfig, FlagError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ct.hcl");
+        std::fs::write(&file, hcl).unwrap();
+        let mut a = args(&["-config", file.to_str().unwrap()]);
+        a.extend(args(extra));
+        CtConfig::from_args(a)
+    }
+
+    const ONE: &str = "template {\n  contents = \"x\"\n  destination = \"out\"\n}\n";
+
+    #[test]
+    fn global_flags_parse_and_beat_the_files() {
+        let file = format!(
+            "{ONE}max_stale = \"5s\"\ntemplate_error_fatal = false\nerr_on_failed_lookup = true\n\
+             default_delimiters {{\n  left = \"<<\"\n  right = \">>\"\n}}\n\
+             template {{\n  contents = \"y\"\n  destination = \"own\"\n  left_delimiter = \"[[\"\n  error_fatal = true\n}}\n\
+             log_file {{\n  path = \"/tmp/ct.log\"\n  log_rotate_max_files = 2\n}}\n\
+             syslog {{\n  enabled = true\n  facility = \"LOCAL1\"\n}}\n"
+        );
+        let cfg = with_file(&file, &[]).unwrap();
+        assert_eq!(cfg.max_stale, Some(Duration::from_secs(5)));
+        assert!(cfg.err_on_failed_lookup && !cfg.parse_only);
+        assert_eq!(cfg.templates[0].error_fatal, Some(false));
+        assert_eq!(cfg.templates[1].error_fatal, Some(true));
+        assert_eq!(cfg.templates[0].left_delimiter.as_deref(), Some("<<"));
+        assert_eq!(cfg.templates[0].right_delimiter.as_deref(), Some(">>"));
+        assert_eq!(cfg.templates[1].left_delimiter.as_deref(), Some("[["));
+        assert_eq!(cfg.log_file.path.as_deref(), Some("/tmp/ct.log"));
+        assert_eq!(cfg.syslog.facility.as_deref(), Some("LOCAL1"));
+        let cfg = with_file(
+            &file,
+            &[
+                "-max-stale=0",
+                "-parse-only",
+                "-template-error-fatal",
+                "-default-left-delimiter=((",
+                "-log-file=/tmp/other.log",
+                "-syslog=false",
+                "-consul-ssl-verify=false",
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.max_stale, Some(Duration::ZERO));
+        assert!(cfg.parse_only);
+        assert!(cfg.templates.iter().all(|t| t.error_fatal == Some(true)));
+        assert_eq!(cfg.templates[0].left_delimiter.as_deref(), Some("(("));
+        assert_eq!(cfg.templates[0].right_delimiter.as_deref(), Some(">>"));
+        assert_eq!(cfg.log_file.path.as_deref(), Some("/tmp/other.log"));
+        assert_eq!(cfg.log_file.rotate_max_files, Some(2));
+        assert_eq!(cfg.syslog.enabled, Some(false));
+        assert_eq!(cfg.consul.ssl.verify, Some(false));
+        for (bad, flag) in [
+            ("-max-stale=2", "-max-stale"),
+            ("-template-error-fatal=nope", "-template-error-fatal"),
+            ("-parse-only=2", "-parse-only"),
+        ] {
+            let e = with_file(ONE, &[bad]).unwrap_err().to_string();
+            assert!(e.contains(flag), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_upstream_flag_is_defined() {
+        // consul-template 0.42.1's cli.go, in its order.
+        let upstream = "config consul-addr consul-auth consul-retry consul-retry-attempts \
+            consul-retry-backoff consul-retry-max-backoff consul-ssl consul-ssl-ca-cert \
+            consul-ssl-ca-path consul-ssl-cert consul-ssl-key consul-ssl-server-name \
+            consul-ssl-verify consul-token consul-token-file consul-transport-dial-keep-alive \
+            consul-transport-dial-timeout consul-transport-disable-keep-alives \
+            consul-transport-max-idle-conns-per-host consul-transport-tls-handshake-timeout \
+            dedup default-left-delimiter default-right-delimiter dry exec exec-kill-signal \
+            exec-kill-timeout exec-reload-signal exec-splay exec-env-pristine exec-env-custom \
+            exec-env-allowlist exec-env-denylist kill-signal log-level log-file log-rotate-bytes \
+            log-rotate-duration log-rotate-max-files max-stale once parse-only pid-file \
+            reload-signal retry syslog syslog-facility syslog-name template template-error-fatal \
+            vault-addr vault-renew-token vault-retry vault-retry-attempts vault-retry-backoff \
+            vault-retry-max-backoff vault-client-user-agent vault-ssl vault-ssl-ca-cert \
+            vault-ssl-ca-path vault-ssl-cert vault-ssl-key vault-ssl-server-name vault-ssl-verify \
+            vault-transport-dial-keep-alive vault-transport-dial-timeout \
+            vault-transport-disable-keep-alives vault-transport-max-idle-conns-per-host \
+            vault-transport-max-conns-per-host vault-transport-tls-handshake-timeout vault-token \
+            vault-agent-token-file vault-unwrap-token vault-default-lease-duration wait v version";
+        let names: Vec<&str> = upstream.split_whitespace().collect();
+        assert_eq!(names.len(), 78);
+        let usage = flags().usage();
+        for name in names {
+            assert!(
+                usage.contains(&format!("  -{name} ")) || usage.contains(&format!("  -{name}\n")),
+                "-{name} is not defined"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_features_and_unknown_keys_are_named() {
+        let e = CtConfig::from_args(args(&["-vault-addr=https://v", "-template", "a:b"]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "-vault-addr: Vault is not supported by this consul-template"
+        );
+        let e = CtConfig::from_args(args(&["-dedup", "-template", "a:b"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("-dedup: de-duplication mode is not implemented"),
+            "{e}"
+        );
+        assert!(with_file(&format!("{ONE}vault {{}}\nnomad {{}}\n"), &[]).is_ok());
+        assert!(with_file(&format!("{ONE}vault {{\n  renew_token = false\n}}\n"), &[]).is_ok());
+        for (hcl, want) in [
+            ("vault {\n  address = \"https://v\"\n}\n", "vault { address }: Vault is not supported"),
+            ("nomad {\n  address = \"n\"\n}\n", "Nomad is not supported"),
+            ("deduplicate {\n  enabled = true\n}\n", "de-duplication mode is not implemented"),
+            ("bogus = 1\n", "invalid key \"bogus\""),
+            ("consul {\n  adress = \"x\"\n}\n", "consul: invalid key \"adress\""),
+            ("exec {\n  comand = \"x\"\n}\n", "exec: invalid key \"comand\""),
+            (
+                "template {\n  source = \"a\"\n  destination = \"b\"\n  destnation = \"c\"\n}\n",
+                "template: invalid key \"destnation\"",
+            ),
+            (
+                "template {\n  source = \"a\"\n  destination = \"b\"\n  exec {\n    command = \"x\"\n  }\n}\n",
+                "template { exec }: not implemented",
+            ),
+            (
+                "template {\n  source = \"a\"\n  destination = \"b\"\n  function_denylist = [\"plugin\"]\n}\n",
+                "template { function_denylist }: not implemented",
+            ),
+            ("log_file {\n  pth = \"x\"\n}\n", "log_file: invalid key \"pth\""),
+            ("max_stale = \"soon\"\n", "max_stale"),
+        ] {
+            let e = with_file(&format!("{ONE}{hcl}"), &[]).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("ct.hcl"), "{hcl}: {e}");
+        }
+        // Accepted template keys.
+        let cfg = with_file(
+            "template {\n  contents = \"x\"\n  destination = \"out\"\n  user = \"root\"\n  gid = 0\n  \
+             sandbox_path = \"/srv\"\n  function_denylist = []\n  exec {}\n}\n",
+            &[],
+        )
+        .unwrap();
+        let t = &cfg.templates[0];
+        assert_eq!(t.user.as_deref(), Some("root"));
+        assert_eq!(t.group.as_deref(), Some("0"));
+        assert_eq!(t.sandbox_path, Some(PathBuf::from("/srv")));
+        assert!(matches!(
+            CtConfig::from_args(args(&["-v"])),
+            Err(FlagError::Help(v)) if v.starts_with("consul-template v")
+        ));
+        let e = CtConfig::from_args(args(&["-template", "a:b", "extra"])).unwrap_err();
+        assert_eq!(e.to_string(), "cli: extra args: [\"extra\"]");
+    }
 }
