@@ -5,7 +5,8 @@
 //! task (no dispatch task per socket); when the answer has been read the connection is taken
 //! apart again ([`hyper::client::conn::http1::Connection::without_shutdown`]) and only the bare
 //! socket is kept for reuse, so an idle kept-alive connection holds no buffer at all.
-//! Connections are reused last in, first out and dropped after [`IDLE_TIMEOUT`]; a reused one
+//! Connections are reused last in, first out and dropped after the idle timeout
+//! ([`crate::TransportConfig`]); a reused one
 //! that the agent had closed before answering is replaced by a new one, once. HTTPS goes through
 //! `reqwest` (see `http.rs`).
 
@@ -23,8 +24,8 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-/// How long an idle connection is kept for reuse (as the `reqwest` client is configured).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+use crate::TransportConfig;
+
 /// The largest response head accepted, and the most read from the socket at once.
 const READ_BUF: usize = 64 * 1024;
 
@@ -33,6 +34,7 @@ const READ_BUF: usize = 64 * 1024;
 pub(crate) struct Answer {
     pub(crate) status: u16,
     pub(crate) index: Option<u64>,
+    pub(crate) last_contact: Option<u64>,
     pub(crate) body: Bytes,
 }
 
@@ -44,6 +46,8 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) target: &'a str,
     /// `X-Consul-Token`, marked sensitive.
     pub(crate) token: Option<&'a HeaderValue>,
+    /// `Authorization`, marked sensitive.
+    pub(crate) auth: Option<&'a HeaderValue>,
     /// The body; `None` sends no `Content-Length` (a GET or HEAD without one).
     pub(crate) body: Option<Bytes>,
 }
@@ -57,6 +61,7 @@ pub(crate) struct AgentConn {
     /// The path of the base URL (usually empty), put before `/v1/`.
     prefix: String,
     idle: Mutex<Vec<(TcpStream, Instant)>>,
+    transport: TransportConfig,
 }
 
 /// Why an exchange failed.
@@ -70,7 +75,7 @@ enum Failed {
 
 impl AgentConn {
     /// A client for `base` (`http://host:port[/prefix]`).
-    pub(crate) fn new(base: &str) -> io::Result<Self> {
+    pub(crate) fn new(base: &str, transport: TransportConfig) -> io::Result<Self> {
         let rest = base.strip_prefix("http://").unwrap_or(base);
         let (authority, prefix) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
@@ -87,6 +92,7 @@ impl AgentConn {
             host,
             prefix: prefix.to_owned(),
             idle: Mutex::new(Vec::new()),
+            transport,
         })
     }
 
@@ -99,6 +105,12 @@ impl AgentConn {
             .header("Accept", "*/*");
         if let Some(t) = out.token {
             req = req.header("X-Consul-Token", t.clone());
+        }
+        if let Some(a) = out.auth {
+            req = req.header(hyper::header::AUTHORIZATION, a.clone());
+        }
+        if self.transport.disable_keep_alives {
+            req = req.header(CONNECTION, "close");
         }
         let body = match &out.body {
             Some(b) => {
@@ -127,6 +139,7 @@ impl AgentConn {
                 Err(Failed::Other(e)) => return Err(e),
             }
         }
+        let connect_timeout = self.transport.dial_timeout.unwrap_or(connect_timeout);
         let conn = tokio::time::timeout(connect_timeout, TcpStream::connect(&self.authority))
             .await
             .map_err(|_| {
@@ -195,13 +208,16 @@ impl AgentConn {
                 self.put_idle(parts.io.into_inner());
             }
         }
+        let header = |name: &str| {
+            head.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+        };
         Ok(Answer {
             status: head.status.as_u16(),
-            index: head
-                .headers
-                .get("X-Consul-Index")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok()),
+            index: header("X-Consul-Index"),
+            last_contact: header("X-Consul-LastContact"),
             body,
         })
     }
@@ -210,7 +226,8 @@ impl AgentConn {
     fn take_idle(&self) -> Option<TcpStream> {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
-        idle.retain(|(_, since)| now.duration_since(*since) < IDLE_TIMEOUT);
+        let keep = self.transport.idle_timeout;
+        idle.retain(|(_, since)| now.duration_since(*since) < keep);
         while let Some((conn, _)) = idle.pop() {
             // An idle connection has nothing to read: EOF means the agent closed it, data
             // means it is out of step. Only "would block" leaves it usable.
@@ -224,7 +241,17 @@ impl AgentConn {
     }
 
     fn put_idle(&self, conn: TcpStream) {
+        let t = self.transport;
+        if t.disable_keep_alives || t.max_idle_conns == Some(0) {
+            return;
+        }
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(max) = t.max_idle_conns {
+            // The oldest idle connections go first.
+            while idle.len() >= max {
+                idle.remove(0);
+            }
+        }
         idle.push((conn, Instant::now()));
     }
 
@@ -340,6 +367,7 @@ mod tests {
             method: Method::GET,
             target,
             token: None,
+            auth: None,
             body: None,
         }
     }
@@ -356,12 +384,17 @@ mod tests {
             vec![b"HTTP/1.0 200 OK\r\n\r\nto the end"],
         ])
         .await;
-        let agent = AgentConn::new(&format!("http://{addr}/consul/")).unwrap();
+        let agent = AgentConn::new(
+            &format!("http://{addr}/consul/"),
+            TransportConfig::default(),
+        )
+        .unwrap();
         let t = Duration::from_secs(5);
         let mut token = HeaderValue::from_static("s3cret");
         token.set_sensitive(true);
         let with_token = Outgoing {
             token: Some(&token),
+            auth: None,
             ..get("/v1/kv/a?index=3")
         };
         let a = agent.request(&with_token, t).await.unwrap();
@@ -413,12 +446,13 @@ mod tests {
             }
             accepted
         });
-        let agent = AgentConn::new(&format!("http://{addr}")).unwrap();
+        let agent = AgentConn::new(&format!("http://{addr}"), TransportConfig::default()).unwrap();
         let t = Duration::from_secs(5);
         let put = Outgoing {
             method: Method::PUT,
             target: "/v1/kv/a",
             token: None,
+            auth: None,
             body: Some(Bytes::from_static(b"v")),
         };
         assert_eq!(agent.request(&put, t).await.unwrap().status, 200);
@@ -435,7 +469,7 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort",
         ]])
         .await;
-        let agent = AgentConn::new(&format!("http://{addr}")).unwrap();
+        let agent = AgentConn::new(&format!("http://{addr}"), TransportConfig::default()).unwrap();
         let e = agent
             .request(&get("/v1/x"), Duration::from_secs(5))
             .await

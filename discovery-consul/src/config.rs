@@ -54,6 +54,115 @@ pub struct ConsulConfig {
     /// Timeout of a non-blocking request (blocking ones get `wait` on top). Default 10 s.
     #[serde(with = "duration_str")]
     pub request_timeout: Duration,
+    /// HTTP basic authentication sent with every request (consul-template's `-consul-auth`).
+    /// Default none. The password is redacted in `Debug`. Set in code, not read from files.
+    #[serde(skip)]
+    pub auth: Option<BasicAuth>,
+    /// How the blocking-query loops retry a failed request. Default: forever, 250 ms doubling
+    /// to 10 s. Set in code, not read from files.
+    #[serde(skip)]
+    pub retry: RetryConfig,
+    /// Connection handling (dial timeout, idle connections). Set in code, not read from files.
+    #[serde(skip)]
+    pub transport: TransportConfig,
+    /// Reads may be answered by any server (`?stale`), not only the leader, when set to more
+    /// than zero (consul-template's `max_stale`). Default none: consistent reads.
+    #[serde(skip)]
+    pub max_stale: Option<Duration>,
+}
+
+/// HTTP basic authentication (`Authorization: Basic …`). `Debug` redacts the password.
+#[derive(Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct BasicAuth {
+    /// User name.
+    pub username: String,
+    /// Password (may be empty). Never logged.
+    pub password: String,
+}
+
+impl BasicAuth {
+    /// Credentials for `username` and `password`.
+    pub fn new(username: impl Into<String>, password: impl Into<String>) -> Self {
+        BasicAuth {
+            username: username.into(),
+            password: password.into(),
+        }
+    }
+
+    /// Parses consul-template's `user[:password]`.
+    pub fn parse(s: &str) -> Self {
+        match s.split_once(':') {
+            Some((u, p)) => BasicAuth::new(u, p),
+            None => BasicAuth::new(s, ""),
+        }
+    }
+}
+
+impl fmt::Debug for BasicAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BasicAuth")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How the blocking-query loops retry a request that failed with a transient error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryConfig {
+    /// Whether to retry at all; `false` gives up on the first failure.
+    pub enabled: bool,
+    /// How many retries before giving up; 0 retries forever.
+    pub attempts: u32,
+    /// The first retry's delay (doubling after each failure, with jitter).
+    pub backoff: Duration,
+    /// The largest delay between retries.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        RetryConfig {
+            enabled: true,
+            attempts: 0,
+            backoff: Duration::from_millis(250),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// Whether a loop that failed `failures` times in a row gives up.
+    pub fn exhausted(&self, failures: u32) -> bool {
+        !self.enabled || (self.attempts > 0 && failures > self.attempts)
+    }
+}
+
+/// Connection handling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransportConfig {
+    /// How long connecting (TCP, and TLS for `https://`) may take. Default: `request_timeout`.
+    pub dial_timeout: Option<Duration>,
+    /// How long an idle connection is kept for reuse. Default 90 s.
+    pub idle_timeout: Duration,
+    /// Close every connection after its request instead of keeping it for reuse.
+    pub disable_keep_alives: bool,
+    /// The most idle connections kept. Default none (no limit).
+    pub max_idle_conns: Option<usize>,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            dial_timeout: None,
+            idle_timeout: Duration::from_secs(90),
+            disable_keep_alives: false,
+            max_idle_conns: None,
+        }
+    }
 }
 
 impl Default for ConsulConfig {
@@ -67,6 +176,10 @@ impl Default for ConsulConfig {
             wait: Duration::from_secs(60),
             deregister_critical_after: Duration::from_secs(60),
             request_timeout: Duration::from_secs(10),
+            auth: None,
+            retry: RetryConfig::default(),
+            transport: TransportConfig::default(),
+            max_stale: None,
         }
     }
 }
@@ -82,6 +195,10 @@ impl fmt::Debug for ConsulConfig {
             .field("wait", &self.wait)
             .field("deregister_critical_after", &self.deregister_critical_after)
             .field("request_timeout", &self.request_timeout)
+            .field("auth", &self.auth)
+            .field("retry", &self.retry)
+            .field("transport", &self.transport)
+            .field("max_stale", &self.max_stale)
             .finish()
     }
 }
@@ -97,6 +214,13 @@ pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
     /// Private key of the client certificate.
     pub key_file: Option<PathBuf>,
+    /// A directory of CA certificates (PEM files), added like `ca_file`.
+    pub ca_path: Option<PathBuf>,
+    /// The name the agent's certificate is checked against (and sent as SNI) instead of the
+    /// address's host.
+    pub server_name: Option<String>,
+    /// Accept any certificate (consul-template's `ssl { verify = false }`). Default false.
+    pub insecure_skip_verify: bool,
 }
 
 impl TlsConfig {
@@ -245,6 +369,9 @@ impl ConsulConfig {
         if self.request_timeout.is_zero() {
             return Err(bad("request_timeout", "must not be zero"));
         }
+        if self.transport.dial_timeout.is_some_and(|d| d.is_zero()) {
+            return Err(bad("transport.dial_timeout", "must not be zero"));
+        }
         if let Some(tls) = &self.tls {
             if tls.cert_file.is_some() != tls.key_file.is_some() {
                 return Err(bad("tls", "cert_file and key_file go together"));
@@ -311,5 +438,29 @@ mod tests {
         assert!(!format!("{c:?}").contains("hunter2"));
         assert!(c.validate().is_ok());
         assert!(c.with_wait(Duration::from_secs(3600)).validate().is_err());
+        let a = BasicAuth::parse("user:pa:ss");
+        assert_eq!(
+            (a.username.as_str(), a.password.as_str()),
+            ("user", "pa:ss")
+        );
+        assert_eq!(BasicAuth::parse("user").password, "");
+        let cfg = ConsulConfig {
+            auth: Some(a),
+            ..Default::default()
+        };
+        assert!(!format!("{cfg:?}").contains("pa:ss"));
+    }
+
+    #[test]
+    fn retry_attempts() {
+        let r = RetryConfig::default();
+        assert!(!r.exhausted(1_000_000), "0 attempts retries forever");
+        let r = RetryConfig { attempts: 2, ..r };
+        assert!(!r.exhausted(2) && r.exhausted(3));
+        let off = RetryConfig {
+            enabled: false,
+            ..r
+        };
+        assert!(off.exhausted(1));
     }
 }

@@ -33,6 +33,8 @@ pub(crate) struct Response {
     pub(crate) status: u16,
     /// `X-Consul-Index`, when the endpoint sends one.
     pub(crate) index: Option<u64>,
+    /// `X-Consul-LastContact`: how long ago (ms) the answering server heard from the leader.
+    pub(crate) last_contact: Option<u64>,
     pub(crate) body: Bytes,
 }
 
@@ -71,6 +73,11 @@ pub(crate) struct Http {
     base: String,
     /// `X-Consul-Token`, marked sensitive.
     token: Option<reqwest::header::HeaderValue>,
+    /// `Authorization: Basic …`, marked sensitive.
+    auth: Option<reqwest::header::HeaderValue>,
+    /// `?stale` on every GET, with how stale an answer may be (an older one is asked again of
+    /// the leader).
+    stale: Option<Duration>,
     datacenter: Option<String>,
     timeout: Duration,
     total: AtomicU64,
@@ -82,6 +89,8 @@ impl fmt::Debug for Http {
         f.debug_struct("Http")
             .field("base", &self.base)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("auth", &self.auth.as_ref().map(|_| "<redacted>"))
+            .field("stale", &self.stale)
             .field("datacenter", &self.datacenter)
             .finish_non_exhaustive()
     }
@@ -89,16 +98,32 @@ impl fmt::Debug for Http {
 
 impl Http {
     pub(crate) fn new(cfg: &ConsulConfig) -> Result<Self> {
-        let base = cfg.address.trim_end_matches('/').to_owned();
+        let mut base = cfg.address.trim_end_matches('/').to_owned();
         // TLS settings with an `http://` address keep going through reqwest, as before (their
         // files are still read and checked).
         let transport = if base.starts_with("http://") && cfg.tls.is_none() {
-            Transport::Plain(AgentConn::new(&base).map_err(|e| Error::InvalidConfig {
-                key: "address".into(),
-                reason: e.to_string(),
+            Transport::Plain(AgentConn::new(&base, cfg.transport).map_err(|e| {
+                Error::InvalidConfig {
+                    key: "address".into(),
+                    reason: e.to_string(),
+                }
             })?)
         } else {
-            Transport::Tls(Self::tls_client(cfg)?)
+            let (client, named) = Self::tls_client(cfg, &base)?;
+            base = named;
+            Transport::Tls(client)
+        };
+        let auth = match &cfg.auth {
+            Some(a) => {
+                use base64::Engine as _;
+                let encoded = base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", a.username, a.password));
+                let mut v = reqwest::header::HeaderValue::from_str(&format!("Basic {encoded}"))
+                    .map_err(|_| Error::invalid_config("auth", "not a valid header"))?;
+                v.set_sensitive(true);
+                Some(v)
+            }
+            None => None,
         };
         let token = match &cfg.token {
             Some(t) => {
@@ -114,6 +139,8 @@ impl Http {
             transport,
             base,
             token,
+            auth,
+            stale: cfg.max_stale.filter(|d| !d.is_zero()),
             datacenter: cfg.datacenter.clone(),
             timeout: cfg.request_timeout,
             total: AtomicU64::new(0),
@@ -121,12 +148,20 @@ impl Http {
         })
     }
 
-    /// The `reqwest` client of an `https://` agent (or of one with TLS settings).
-    fn tls_client(cfg: &ConsulConfig) -> Result<reqwest::Client> {
+    /// The `reqwest` client of an `https://` agent (or of one with TLS settings), and the base
+    /// URL to send to (with `server_name` as its host when one is set).
+    fn tls_client(cfg: &ConsulConfig, base: &str) -> Result<(reqwest::Client, String)> {
+        let t = cfg.transport;
         let mut builder = reqwest::Client::builder()
             .use_rustls_tls()
-            .connect_timeout(cfg.request_timeout)
-            .pool_idle_timeout(Duration::from_secs(90));
+            .connect_timeout(t.dial_timeout.unwrap_or(cfg.request_timeout))
+            .pool_idle_timeout(t.idle_timeout);
+        if t.disable_keep_alives {
+            builder = builder.pool_max_idle_per_host(0);
+        } else if let Some(n) = t.max_idle_conns {
+            builder = builder.pool_max_idle_per_host(n);
+        }
+        let mut base = base.to_owned();
         if let Some(tls) = &cfg.tls {
             let read = |p: &std::path::Path| {
                 std::fs::read(p).map_err(|source| Error::Io {
@@ -146,6 +181,42 @@ impl Http {
                     builder = builder.add_root_certificate(cert);
                 }
             }
+            if let Some(dir) = &tls.ca_path {
+                let entries = std::fs::read_dir(dir).map_err(|source| Error::Io {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+                let mut files: Vec<_> = entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.is_file())
+                    .collect();
+                files.sort();
+                for file in files {
+                    let pem = read(&file)?;
+                    for cert in reqwest::Certificate::from_pem_bundle(&pem)
+                        .map_err(|e| bad("tls.ca_path", e))?
+                    {
+                        builder = builder.add_root_certificate(cert);
+                    }
+                }
+            }
+            if tls.insecure_skip_verify {
+                builder = builder.danger_accept_invalid_certs(true);
+            }
+            if let Some(name) = tls.server_name.as_deref().filter(|n| !n.is_empty()) {
+                // Connect to the configured address, but name (and check) the server `name`.
+                let (scheme, authority) = base.split_once("://").unwrap_or(("https", &base));
+                let port = authority
+                    .rsplit_once(':')
+                    .and_then(|(_, p)| p.parse::<u16>().ok())
+                    .unwrap_or(443);
+                let addrs: Vec<std::net::SocketAddr> =
+                    std::net::ToSocketAddrs::to_socket_addrs(authority)
+                        .map_err(|e| Error::invalid_config("address", e.to_string()))?
+                        .collect();
+                builder = builder.resolve_to_addrs(name, &addrs);
+                base = format!("{scheme}://{name}:{port}");
+            }
             if let (Some(cert), Some(key)) = (&tls.cert_file, &tls.key_file) {
                 let mut pem = read(cert)?;
                 pem.push(b'\n');
@@ -154,14 +225,17 @@ impl Http {
                 builder = builder.identity(id);
             }
         }
-        builder.build().map_err(|e| Error::InvalidConfig {
+        let client = builder.build().map_err(|e| Error::InvalidConfig {
             key: "consul".into(),
             reason: e.to_string(),
-        })
+        })?;
+        Ok((client, base))
     }
 
     /// Sends one request. `path` is already encoded and starts after `/v1/`; `blocking_wait`
-    /// extends the timeout of a blocking query.
+    /// extends the timeout of a blocking query. With `max_stale`, a GET may be answered by any
+    /// server (`?stale`); an answer from a server that has not heard from the leader for longer
+    /// than that is asked again of the leader, as consul-template does.
     pub(crate) async fn send(
         &self,
         method: Method,
@@ -170,10 +244,49 @@ impl Http {
         body: Option<Bytes>,
         blocking_wait: Option<Duration>,
     ) -> Result<Response> {
+        let Some(max) = self.stale.filter(|_| method == Method::GET) else {
+            return self
+                .send_once(method, path, query, body, blocking_wait, false)
+                .await;
+        };
+        let answer = self
+            .send_once(
+                method.clone(),
+                path,
+                query,
+                body.clone(),
+                blocking_wait,
+                true,
+            )
+            .await?;
+        match answer.last_contact {
+            Some(ms) if Duration::from_millis(ms) > max => {
+                tracing::debug!(
+                    path,
+                    last_contact_ms = ms,
+                    "stale answer too old; asking the leader"
+                );
+                self.send_once(method, path, query, body, blocking_wait, false)
+                    .await
+            }
+            _ => Ok(answer),
+        }
+    }
+
+    async fn send_once(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Bytes>,
+        blocking_wait: Option<Duration>,
+        stale: bool,
+    ) -> Result<Response> {
         let mut target = format!("/v1/{path}");
         let mut sep = '?';
         let dc = self.datacenter.as_ref().map(|dc| ("dc", dc.clone()));
-        for (k, v) in query.iter().cloned().chain(dc) {
+        let stale = stale.then(|| ("stale", String::new()));
+        for (k, v) in query.iter().cloned().chain(dc).chain(stale) {
             target.push(sep);
             sep = '&';
             target.push_str(k);
@@ -192,6 +305,7 @@ impl Http {
                     method,
                     target: &target,
                     token: self.token.as_ref(),
+                    auth: self.auth.as_ref(),
                     body: with_body.then(|| body.unwrap_or_default()),
                 };
                 let answer = tokio::time::timeout(timeout, plain.request(&out, self.timeout))
@@ -208,6 +322,7 @@ impl Http {
                 Ok(Response {
                     status: answer.status,
                     index: answer.index,
+                    last_contact: answer.last_contact,
                     body: answer.body,
                 })
             }
@@ -217,16 +332,22 @@ impl Http {
                 if let Some(token) = &self.token {
                     req = req.header("X-Consul-Token", token.clone());
                 }
+                if let Some(auth) = &self.auth {
+                    req = req.header(reqwest::header::AUTHORIZATION, auth.clone());
+                }
                 if let Some(body) = body {
                     req = req.body(body);
                 }
                 let resp = req.send().await.map_err(|e| transport_error(&e, timeout))?;
                 let status = resp.status().as_u16();
-                let index = resp
-                    .headers()
-                    .get("X-Consul-Index")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.parse().ok());
+                let header = |name: &str| {
+                    resp.headers()
+                        .get(name)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.parse().ok())
+                };
+                let index = header("X-Consul-Index");
+                let last_contact = header("X-Consul-LastContact");
                 let body = resp
                     .bytes()
                     .await
@@ -234,6 +355,7 @@ impl Http {
                 Ok(Response {
                     status,
                     index,
+                    last_contact,
                     body,
                 })
             }

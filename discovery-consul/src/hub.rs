@@ -10,6 +10,8 @@ use std::fmt;
 use std::sync::{Arc, Mutex};
 
 use discovery_core::{Backoff, Error, Result};
+
+use crate::RetryConfig;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use tokio::sync::watch;
@@ -59,7 +61,7 @@ type Senders<T> = Mutex<HashMap<String, Arc<watch::Sender<Feed<T>>>>>;
 /// The running loops of one kind of endpoint, by path.
 pub(crate) struct Hub<T> {
     loops: Arc<Senders<T>>,
-    backoff: Backoff,
+    retry: RetryConfig,
 }
 
 impl<T> fmt::Debug for Hub<T> {
@@ -70,10 +72,10 @@ impl<T> fmt::Debug for Hub<T> {
 }
 
 impl<T: PartialEq + Send + Sync + 'static> Hub<T> {
-    pub(crate) fn new(backoff: Backoff) -> Self {
+    pub(crate) fn new(retry: RetryConfig) -> Self {
         Hub {
             loops: Arc::new(Mutex::new(HashMap::new())),
-            backoff,
+            retry,
         }
     }
 
@@ -101,7 +103,7 @@ impl<T: PartialEq + Send + Sync + 'static> Hub<T> {
             path.to_owned(),
             tx,
             fetch,
-            self.backoff,
+            self.retry,
         ));
         (rx, false)
     }
@@ -138,8 +140,9 @@ async fn run_loop<T: PartialEq + Send + Sync + 'static>(
     path: String,
     tx: Arc<watch::Sender<Feed<T>>>,
     fetch: Fetch<T>,
-    backoff: Backoff,
+    retry: RetryConfig,
 ) {
+    let backoff = Backoff::new(retry.backoff, retry.max_backoff);
     let mut bucket = TokenBucket::for_blocking_queries();
     let mut index: u64 = 0;
     let mut epoch: u64 = 0;
@@ -185,11 +188,22 @@ async fn run_loop<T: PartialEq + Send + Sync + 'static>(
                     });
                 }
             }
-            Err(e) if e.is_retryable() => {
+            Err(e) if e.is_retryable() && !retry.exhausted(failures + 1) => {
                 failures += 1;
                 tracing::warn!(path, error = %e, failures, "blocking query failed; retrying");
             }
             Err(e) => {
+                // Out of retries: not retryable any more, so the consumer gives up too.
+                let e = if e.is_retryable() {
+                    Error::Backend {
+                        backend: "consul",
+                        source: Box::new(crate::http::Failure(format!(
+                            "giving up after {failures} retries: {e}"
+                        ))),
+                    }
+                } else {
+                    e
+                };
                 tracing::warn!(path, error = %e, "blocking query failed; giving up");
                 let mut map = loops.lock().unwrap_or_else(|p| p.into_inner());
                 if map.get(&path).is_some_and(|t| Arc::ptr_eq(t, &tx)) {
@@ -248,7 +262,7 @@ mod tests {
                 Ok((3, Val("x")))
             })
         });
-        let hub: Hub<Val> = Hub::new(Backoff::default());
+        let hub: Hub<Val> = Hub::new(RetryConfig::default());
         let mut a = hub.stream("p", fetch.clone(), None).await.unwrap();
         assert_eq!(a.next().await.unwrap().unwrap(), "reset x @3");
         let mut b = hub.stream("p", fetch.clone(), None).await.unwrap();

@@ -48,10 +48,10 @@ mod watch;
 use std::fmt;
 use std::sync::Arc;
 
-use discovery_core::{Backoff, Result, ServiceInstance, ServiceName};
+use discovery_core::{Result, ServiceInstance, ServiceName};
 
 pub use catalog::CatalogServices;
-pub use config::{ConsulConfig, TlsConfig};
+pub use config::{BasicAuth, ConsulConfig, RetryConfig, TlsConfig, TransportConfig};
 
 use crate::http::Http;
 use crate::hub::Hub;
@@ -87,17 +87,14 @@ impl ConsulBackend {
     pub fn new(config: ConsulConfig) -> Result<Self> {
         config.validate()?;
         let http = Http::new(&config)?;
-        let backoff = Backoff::new(
-            std::time::Duration::from_millis(250),
-            std::time::Duration::from_secs(10),
-        );
+        let retry = config.retry;
         Ok(ConsulBackend {
             inner: Arc::new(Inner {
                 config,
                 http,
-                health: Hub::new(backoff),
-                kv: Hub::new(backoff),
-                catalog: Hub::new(backoff),
+                health: Hub::new(retry),
+                kv: Hub::new(retry),
+                catalog: Hub::new(retry),
             }),
         })
     }

@@ -164,6 +164,52 @@ impl FlagSet {
     pub fn bool(&self, name: &str) -> Option<bool> {
         self.value(name).map(|v| v == "true")
     }
+
+    /// A duration flag's value in Go's syntax (`5s`, `1m30s`; `0` alone needs no unit), if
+    /// given; an error reads like Go's.
+    pub fn duration(&self, name: &str) -> Result<Option<std::time::Duration>, FlagError> {
+        self.value(name)
+            .map(|s| {
+                discovery_core::parse_go_duration(s).ok_or_else(|| {
+                    FlagError::Bad(format!(
+                        "invalid value {s:?} for flag -{name}: time: invalid duration {s:?}"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    /// An integer flag's value (decimal, or `0x`/`0o`/`0b` prefixed as Go's `flag` takes it),
+    /// if given; an error reads like Go's.
+    pub fn int<T: TryFrom<i64>>(&self, name: &str) -> Result<Option<T>, FlagError> {
+        self.value(name)
+            .map(|s| {
+                let (neg, digits) = match s.strip_prefix('-') {
+                    Some(d) => (true, d),
+                    None => (false, s.strip_prefix('+').unwrap_or(s)),
+                };
+                let lower = digits.to_ascii_lowercase();
+                let parsed = if let Some(h) = lower.strip_prefix("0x") {
+                    i64::from_str_radix(h, 16)
+                } else if let Some(o) = lower.strip_prefix("0o") {
+                    i64::from_str_radix(o, 8)
+                } else if let Some(b) = lower.strip_prefix("0b") {
+                    i64::from_str_radix(b, 2)
+                } else if lower.len() > 1 && lower.starts_with('0') {
+                    i64::from_str_radix(&lower[1..], 8)
+                } else {
+                    lower.parse::<i64>()
+                };
+                parsed
+                    .ok()
+                    .map(|n| if neg { -n } else { n })
+                    .and_then(|n| T::try_from(n).ok())
+                    .ok_or_else(|| {
+                        FlagError::Bad(format!("invalid value {s:?} for flag -{name}: parse error"))
+                    })
+            })
+            .transpose()
+    }
 }
 
 /// Parses the process's arguments into `flags`; prints the usage and exits with status 0 on
@@ -238,6 +284,26 @@ mod tests {
             .contains("needs an argument"));
         let mut f = set();
         assert!(f.parse(args(&["-onetime=maybe"])).is_err());
+    }
+
+    #[test]
+    fn ints_and_durations_read_like_go() {
+        let mut f = FlagSet::new("t");
+        f.define("n", Kind::Value, "").define("d", Kind::Value, "");
+        f.parse(args(&["-n=0x10", "-d", "1m30s"])).unwrap();
+        assert_eq!(f.int::<u32>("n"), Ok(Some(16)));
+        assert_eq!(
+            f.duration("d"),
+            Ok(Some(std::time::Duration::from_secs(90)))
+        );
+        let mut f = FlagSet::new("t");
+        f.define("n", Kind::Value, "").define("d", Kind::Value, "");
+        f.parse(args(&["-n=-1", "-d", "5"])).unwrap();
+        assert_eq!(
+            f.int::<u32>("n").unwrap_err().to_string(),
+            "invalid value \"-1\" for flag -n: parse error"
+        );
+        assert!(f.duration("d").unwrap_err().to_string().contains("-d"));
     }
 
     #[test]

@@ -6,20 +6,31 @@ use std::path::Path;
 use std::time::Duration;
 
 use discovery_core::Error;
-use discovery_render::consul_template::{ExecSpec, FileConfig, Signal};
+use discovery_render::consul_template::{
+    ConsulFile, ExecSpec, FileConfig, LogFileConfig, Signal, SyslogConfig,
+};
 
 use crate::goflags::{FlagError, FlagSet, Kind};
 
 pub use discovery_render::consul_template::{TemplateSpec, DEFAULT_COMMAND_TIMEOUT};
 pub use discovery_render::quiesce::Wait;
 
-/// The whole configuration. `Debug` redacts the token.
+/// The whole configuration. `Debug` redacts the token and the basic-auth password.
 #[derive(Clone)]
 pub struct CtConfig {
-    /// Consul address (`host:port` or URL); `None`: `CONSUL_HTTP_ADDR`, else the local agent.
-    pub consul_addr: Option<String>,
-    /// ACL token (`-token`, `consul { token }`, `CONSUL_HTTP_TOKEN`). Never logged.
-    pub token: Option<String>,
+    /// `consul {}` and the `-consul-*` flags: address (`None`: `CONSUL_HTTP_ADDR`, else the
+    /// local agent), token (never logged), `token_file`, `auth`, `ssl`, `retry`, `transport`.
+    pub consul: ConsulFile,
+    /// `-max-stale` / `max_stale` (default 2 s; 0: consistent reads only).
+    pub max_stale: Option<Duration>,
+    /// `-parse-only`: parse the templates, then exit.
+    pub parse_only: bool,
+    /// `log_file {}` and `-log-file`, `-log-rotate-*`.
+    pub log_file: LogFileConfig,
+    /// `syslog {}` and `-syslog*`.
+    pub syslog: SyslogConfig,
+    /// `err_on_failed_lookup` (accepted; see COMPATIBILITY.md).
+    pub err_on_failed_lookup: bool,
     /// Templates in configuration order (files first, then `-template` flags).
     pub templates: Vec<TemplateSpec>,
     /// `-once`.
@@ -51,8 +62,12 @@ pub struct CtConfig {
 impl std::fmt::Debug for CtConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CtConfig")
-            .field("consul_addr", &self.consul_addr)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("consul", &self.consul)
+            .field("max_stale", &self.max_stale)
+            .field("parse_only", &self.parse_only)
+            .field("log_file", &self.log_file)
+            .field("syslog", &self.syslog)
+            .field("err_on_failed_lookup", &self.err_on_failed_lookup)
             .field("templates", &self.templates)
             .field("once", &self.once)
             .field("dry", &self.dry)
@@ -110,8 +125,34 @@ fn flags() -> FlagSet {
         "log-level",
         Kind::Value,
         "log level (trace, debug, info, warn, err)",
-    );
+    )
+    .define(
+        "max-stale",
+        Kind::Value,
+        "how stale a read may be (default 2s; 0: leader only)",
+    )
+    .define("parse-only", Kind::Bool, "parse the templates, then exit")
+    .define(
+        "template-error-fatal",
+        Kind::Bool,
+        "a failed render stops consul-template (default true)",
+    )
+    .define(
+        "default-left-delimiter",
+        Kind::Value,
+        "left delimiter of templates that set none",
+    )
+    .define(
+        "default-right-delimiter",
+        Kind::Value,
+        "right delimiter of templates that set none",
+    )
+    .define("v", Kind::Bool, "print the version and exit")
+    .define("version", Kind::Bool, "print the version and exit");
     super::exec_flags::define(&mut f);
+    super::consul_flags::define(&mut f);
+    super::log_flags::define(&mut f);
+    super::unsupported::define(&mut f);
     crate::ops::define(&mut f);
     f
 }
@@ -172,10 +213,24 @@ impl CtConfig {
             }
             other => other,
         })?;
+        if f.bool("v") == Some(true) || f.bool("version") == Some(true) {
+            return Err(FlagError::Help(format!(
+                "consul-template v{} (discovery drop-in)",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        if !f.rest.is_empty() {
+            return Err(FlagError::Bad(format!("cli: extra args: {:?}", f.rest)));
+        }
+        super::unsupported::check(&f)?;
         let bad = FlagError::Bad;
         let mut cfg = CtConfig {
-            consul_addr: None,
-            token: None,
+            consul: ConsulFile::default(),
+            max_stale: None,
+            parse_only: false,
+            log_file: LogFileConfig::default(),
+            syslog: SyslogConfig::default(),
+            err_on_failed_lookup: false,
             templates: Vec::new(),
             once: false,
             dry: false,
@@ -196,8 +251,13 @@ impl CtConfig {
                 other => FlagError::Bad(other.to_string()),
             })?;
         }
-        cfg.consul_addr = file.consul_addr;
-        cfg.token = file.token;
+        cfg.consul = file.consul;
+        cfg.consul.merge(super::consul_flags::read(&f)?);
+        cfg.max_stale = f.duration("max-stale")?.or(file.max_stale);
+        cfg.parse_only = f.bool("parse-only").unwrap_or(false);
+        (cfg.log_file, cfg.syslog) =
+            super::log_flags::merge((file.log_file, file.syslog), super::log_flags::read(&f)?);
+        cfg.err_on_failed_lookup = file.err_on_failed_lookup.unwrap_or(false);
         cfg.templates = file.templates;
         cfg.wait = file.wait;
         cfg.block_query_wait = file.block_query_wait;
@@ -206,14 +266,30 @@ impl CtConfig {
         if let Some(l) = file.log_level {
             cfg.log_level = l;
         }
-        if let Some(a) = f.value("consul-addr") {
-            cfg.consul_addr = Some(a.to_owned());
-        }
-        if let Some(t) = f.value("consul-token") {
-            cfg.token = Some(t.to_owned());
-        }
         for t in f.values("template") {
             cfg.templates.push(TemplateSpec::from_flag(t).map_err(bad)?);
+        }
+        // `-template-error-fatal` overrides every template; `template_error_fatal` is the
+        // default of those that set no `error_fatal`. Default delimiters fill the unset ones.
+        let fatal_flag = f.bool("template-error-fatal");
+        let left = f
+            .value("default-left-delimiter")
+            .map(str::to_owned)
+            .or(file.default_left_delimiter)
+            .filter(|d| !d.is_empty());
+        let right = f
+            .value("default-right-delimiter")
+            .map(str::to_owned)
+            .or(file.default_right_delimiter)
+            .filter(|d| !d.is_empty());
+        for t in &mut cfg.templates {
+            t.error_fatal = fatal_flag.or(t.error_fatal).or(file.template_error_fatal);
+            if t.left_delimiter.is_none() {
+                t.left_delimiter = left.clone();
+            }
+            if t.right_delimiter.is_none() {
+                t.right_delimiter = right.clone();
+            }
         }
         if let Some(w) = f.value("wait") {
             cfg.wait = Some(Wait::parse(w).map_err(bad)?);
@@ -271,7 +347,7 @@ mod tests {
             "-wait=2s",
         ]))
         .unwrap();
-        assert_eq!(cfg.consul_addr.as_deref(), Some("127.0.0.1:8500"));
+        assert_eq!(cfg.consul.address.as_deref(), Some("127.0.0.1:8500"));
         assert_eq!(cfg.templates.len(), 2);
         assert_eq!(
             cfg.templates[0].command.as_deref(),
@@ -337,8 +413,8 @@ template {
         )
         .unwrap();
         let cfg = CtConfig::from_args(args(&["-config", dir.path().to_str().unwrap()])).unwrap();
-        assert_eq!(cfg.consul_addr.as_deref(), Some("10.0.0.2:8500"));
-        assert_eq!(cfg.token.as_deref(), Some("t"));
+        assert_eq!(cfg.consul.address.as_deref(), Some("10.0.0.2:8500"));
+        assert_eq!(cfg.consul.token.as_deref(), Some("t"));
         assert!(
             !format!("{cfg:?}").contains("\"t\""),
             "token leaked in Debug"
@@ -362,7 +438,7 @@ template {
             "127.0.0.1:1",
         ]))
         .unwrap();
-        assert_eq!(cli.consul_addr.as_deref(), Some("127.0.0.1:1"));
+        assert_eq!(cli.consul.address.as_deref(), Some("127.0.0.1:1"));
     }
 
     #[test]
@@ -375,8 +451,8 @@ template {
             "in.tmpl:out.conf",
         ]))
         .unwrap();
-        assert_eq!(cfg.consul_addr.as_deref(), Some("127.0.0.1:8500"));
-        assert_eq!(cfg.token.as_deref(), Some("secret"));
+        assert_eq!(cfg.consul.address.as_deref(), Some("127.0.0.1:8500"));
+        assert_eq!(cfg.consul.token.as_deref(), Some("secret"));
         assert_eq!(
             cfg.deprecations,
             [
@@ -406,13 +482,13 @@ template {
                 "-auth is deprecated; use -consul-auth"
             ]
         );
-        // The new spelling is not supported: the old one gets its error, after the warning.
-        let e = CtConfig::from_args(args(&["-ssl", "-template", "a:b"])).unwrap_err();
+        // The old spelling gets the new one's meaning, and its errors after the warning.
+        let cfg = CtConfig::from_args(args(&["-ssl", "-template", "a:b"])).unwrap();
+        assert_eq!(cfg.consul.ssl.enabled, Some(true));
+        let e = CtConfig::from_args(args(&["-ssl=maybe", "-template", "a:b"])).unwrap_err();
         let e = e.to_string();
         assert!(
-            e.starts_with(
-                "-ssl is deprecated; use -consul-ssl\nflag provided but not defined: -consul-ssl"
-            ),
+            e.starts_with("-ssl is deprecated; use -consul-ssl\ninvalid boolean value"),
             "{e}"
         );
     }
@@ -498,5 +574,161 @@ template {
         let cfg = CtConfig::from_args(args(&["-template", "a:b", "-exec-splay=1s"])).unwrap();
         assert!(cfg.exec.is_none());
         assert_eq!(cfg.kill_signal, Signal::SIGINT);
+    }
+
+    fn with_file(hcl: &str, extra: &[&str]) -> Result<CtConfig, FlagError> {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ct.hcl");
+        std::fs::write(&file, hcl).unwrap();
+        let mut a = args(&["-config", file.to_str().unwrap()]);
+        a.extend(args(extra));
+        CtConfig::from_args(a)
+    }
+
+    const ONE: &str = "template {\n  contents = \"x\"\n  destination = \"out\"\n}\n";
+
+    #[test]
+    fn global_flags_parse_and_beat_the_files() {
+        let file = format!(
+            "{ONE}max_stale = \"5s\"\ntemplate_error_fatal = false\nerr_on_failed_lookup = true\n\
+             default_delimiters {{\n  left = \"<<\"\n  right = \">>\"\n}}\n\
+             template {{\n  contents = \"y\"\n  destination = \"own\"\n  left_delimiter = \"[[\"\n  error_fatal = true\n}}\n\
+             log_file {{\n  path = \"/tmp/ct.log\"\n  log_rotate_max_files = 2\n}}\n\
+             syslog {{\n  enabled = true\n  facility = \"LOCAL1\"\n}}\n"
+        );
+        let cfg = with_file(&file, &[]).unwrap();
+        assert_eq!(cfg.max_stale, Some(Duration::from_secs(5)));
+        assert!(cfg.err_on_failed_lookup && !cfg.parse_only);
+        assert_eq!(cfg.templates[0].error_fatal, Some(false));
+        assert_eq!(cfg.templates[1].error_fatal, Some(true));
+        assert_eq!(cfg.templates[0].left_delimiter.as_deref(), Some("<<"));
+        assert_eq!(cfg.templates[0].right_delimiter.as_deref(), Some(">>"));
+        assert_eq!(cfg.templates[1].left_delimiter.as_deref(), Some("[["));
+        assert_eq!(cfg.log_file.path.as_deref(), Some("/tmp/ct.log"));
+        assert_eq!(cfg.syslog.facility.as_deref(), Some("LOCAL1"));
+        let cfg = with_file(
+            &file,
+            &[
+                "-max-stale=0",
+                "-parse-only",
+                "-template-error-fatal",
+                "-default-left-delimiter=((",
+                "-log-file=/tmp/other.log",
+                "-syslog=false",
+                "-consul-ssl-verify=false",
+            ],
+        )
+        .unwrap();
+        assert_eq!(cfg.max_stale, Some(Duration::ZERO));
+        assert!(cfg.parse_only);
+        assert!(cfg.templates.iter().all(|t| t.error_fatal == Some(true)));
+        assert_eq!(cfg.templates[0].left_delimiter.as_deref(), Some("(("));
+        assert_eq!(cfg.templates[0].right_delimiter.as_deref(), Some(">>"));
+        assert_eq!(cfg.log_file.path.as_deref(), Some("/tmp/other.log"));
+        assert_eq!(cfg.log_file.rotate_max_files, Some(2));
+        assert_eq!(cfg.syslog.enabled, Some(false));
+        assert_eq!(cfg.consul.ssl.verify, Some(false));
+        for (bad, flag) in [
+            ("-max-stale=2", "-max-stale"),
+            ("-template-error-fatal=nope", "-template-error-fatal"),
+            ("-parse-only=2", "-parse-only"),
+        ] {
+            let e = with_file(ONE, &[bad]).unwrap_err().to_string();
+            assert!(e.contains(flag), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn every_upstream_flag_is_defined() {
+        // consul-template 0.42.1's cli.go, in its order.
+        let upstream = "config consul-addr consul-auth consul-retry consul-retry-attempts \
+            consul-retry-backoff consul-retry-max-backoff consul-ssl consul-ssl-ca-cert \
+            consul-ssl-ca-path consul-ssl-cert consul-ssl-key consul-ssl-server-name \
+            consul-ssl-verify consul-token consul-token-file consul-transport-dial-keep-alive \
+            consul-transport-dial-timeout consul-transport-disable-keep-alives \
+            consul-transport-max-idle-conns-per-host consul-transport-tls-handshake-timeout \
+            dedup default-left-delimiter default-right-delimiter dry exec exec-kill-signal \
+            exec-kill-timeout exec-reload-signal exec-splay exec-env-pristine exec-env-custom \
+            exec-env-allowlist exec-env-denylist kill-signal log-level log-file log-rotate-bytes \
+            log-rotate-duration log-rotate-max-files max-stale once parse-only pid-file \
+            reload-signal retry syslog syslog-facility syslog-name template template-error-fatal \
+            vault-addr vault-renew-token vault-retry vault-retry-attempts vault-retry-backoff \
+            vault-retry-max-backoff vault-client-user-agent vault-ssl vault-ssl-ca-cert \
+            vault-ssl-ca-path vault-ssl-cert vault-ssl-key vault-ssl-server-name vault-ssl-verify \
+            vault-transport-dial-keep-alive vault-transport-dial-timeout \
+            vault-transport-disable-keep-alives vault-transport-max-idle-conns-per-host \
+            vault-transport-max-conns-per-host vault-transport-tls-handshake-timeout vault-token \
+            vault-agent-token-file vault-unwrap-token vault-default-lease-duration wait v version";
+        let names: Vec<&str> = upstream.split_whitespace().collect();
+        assert_eq!(names.len(), 78);
+        let usage = flags().usage();
+        for name in names {
+            assert!(
+                usage.contains(&format!("  -{name} ")) || usage.contains(&format!("  -{name}\n")),
+                "-{name} is not defined"
+            );
+        }
+    }
+
+    #[test]
+    fn unsupported_features_and_unknown_keys_are_named() {
+        let e = CtConfig::from_args(args(&["-vault-addr=https://v", "-template", "a:b"]))
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "-vault-addr: Vault is not supported by this consul-template"
+        );
+        let e = CtConfig::from_args(args(&["-dedup", "-template", "a:b"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("-dedup: de-duplication mode is not implemented"),
+            "{e}"
+        );
+        assert!(with_file(&format!("{ONE}vault {{}}\nnomad {{}}\n"), &[]).is_ok());
+        assert!(with_file(&format!("{ONE}vault {{\n  renew_token = false\n}}\n"), &[]).is_ok());
+        for (hcl, want) in [
+            ("vault {\n  address = \"https://v\"\n}\n", "vault { address }: Vault is not supported"),
+            ("nomad {\n  address = \"n\"\n}\n", "Nomad is not supported"),
+            ("deduplicate {\n  enabled = true\n}\n", "de-duplication mode is not implemented"),
+            ("bogus = 1\n", "invalid key \"bogus\""),
+            ("consul {\n  adress = \"x\"\n}\n", "consul: invalid key \"adress\""),
+            ("exec {\n  comand = \"x\"\n}\n", "exec: invalid key \"comand\""),
+            (
+                "template {\n  source = \"a\"\n  destination = \"b\"\n  destnation = \"c\"\n}\n",
+                "template: invalid key \"destnation\"",
+            ),
+            (
+                "template {\n  source = \"a\"\n  destination = \"b\"\n  exec {\n    command = \"x\"\n  }\n}\n",
+                "template { exec }: not implemented",
+            ),
+            (
+                "template {\n  source = \"a\"\n  destination = \"b\"\n  function_denylist = [\"plugin\"]\n}\n",
+                "template { function_denylist }: not implemented",
+            ),
+            ("log_file {\n  pth = \"x\"\n}\n", "log_file: invalid key \"pth\""),
+            ("max_stale = \"soon\"\n", "max_stale"),
+        ] {
+            let e = with_file(&format!("{ONE}{hcl}"), &[]).unwrap_err().to_string();
+            assert!(e.contains(want) && e.contains("ct.hcl"), "{hcl}: {e}");
+        }
+        // Accepted template keys.
+        let cfg = with_file(
+            "template {\n  contents = \"x\"\n  destination = \"out\"\n  user = \"root\"\n  gid = 0\n  \
+             sandbox_path = \"/srv\"\n  function_denylist = []\n  exec {}\n}\n",
+            &[],
+        )
+        .unwrap();
+        let t = &cfg.templates[0];
+        assert_eq!(t.user.as_deref(), Some("root"));
+        assert_eq!(t.group.as_deref(), Some("0"));
+        assert_eq!(t.sandbox_path, Some(PathBuf::from("/srv")));
+        assert!(matches!(
+            CtConfig::from_args(args(&["-v"])),
+            Err(FlagError::Help(v)) if v.starts_with("consul-template v")
+        ));
+        let e = CtConfig::from_args(args(&["-template", "a:b", "extra"])).unwrap_err();
+        assert_eq!(e.to_string(), "cli: extra args: [\"extra\"]");
     }
 }

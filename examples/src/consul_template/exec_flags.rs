@@ -89,18 +89,6 @@ fn signal(f: &FlagSet, name: &str) -> Result<Option<Signal>, FlagError> {
         })
 }
 
-fn duration(f: &FlagSet, name: &str) -> Result<Option<std::time::Duration>, FlagError> {
-    f.value(name)
-        .map(|s| {
-            discovery_core::parse_go_duration(s).ok_or_else(|| {
-                FlagError::Bad(format!(
-                    "invalid value {s:?} for flag -{name}: time: invalid duration {s:?}"
-                ))
-            })
-        })
-        .transpose()
-}
-
 /// What the flags set: exec mode's settings, then `-kill-signal`, `-reload-signal`,
 /// `-pid-file`.
 pub(super) struct Process {
@@ -118,9 +106,9 @@ pub(super) fn read(f: &FlagSet) -> Result<Process, FlagError> {
         exec.enabled = Some(true);
     }
     exec.kill_signal = signal(f, "exec-kill-signal")?;
-    exec.kill_timeout = duration(f, "exec-kill-timeout")?;
+    exec.kill_timeout = f.duration("exec-kill-timeout")?;
     exec.reload_signal = signal(f, "exec-reload-signal")?;
-    exec.splay = duration(f, "exec-splay")?;
+    exec.splay = f.duration("exec-splay")?;
     exec.env_pristine = f.bool("exec-env-pristine");
     exec.env_custom = f.values("exec-env-custom").to_vec();
     exec.env_allowlist = f.values("exec-env-allowlist").to_vec();

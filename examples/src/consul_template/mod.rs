@@ -7,8 +7,11 @@
 //! line: flags and config files, the exported environment, logging, signals and exit codes.
 
 pub mod config;
+mod consul_flags;
 mod exec_flags;
+mod log_flags;
 mod signals;
+mod unsupported;
 
 use discovery_consul::{ConsulBackend, ConsulConfig};
 use discovery_core::{Error, Result};
@@ -36,9 +39,15 @@ pub fn main(args: Vec<String>) -> i32 {
             return 2;
         }
     };
-    crate::logging::init(&cfg.log_level);
+    if let Err(e) = log_flags::init(&cfg.log_level, &cfg.log_file, &cfg.syslog) {
+        eprintln!("consul-template: {e}");
+        return 1;
+    }
     for d in &cfg.deprecations {
         tracing::warn!("{d}");
+    }
+    if cfg.parse_only {
+        return parse_only(&cfg);
     }
     let consul = match consul_config(&cfg) {
         Ok(c) => c,
@@ -76,20 +85,24 @@ fn fail(e: &Error) -> i32 {
     1
 }
 
-/// The Consul connection: CLI/config address, else `CONSUL_HTTP_ADDR`, else the local agent.
+/// `-parse-only`: loads (reads and parses) every template; 0 when all parse, else 1 with an
+/// error naming the first template that does not.
+fn parse_only(cfg: &CtConfig) -> i32 {
+    for t in &cfg.templates {
+        if let Err(e) = discovery_render::consul_template::check_template(t) {
+            return fail(&Error::invalid_config(
+                format!("template {}", t.name()),
+                e.to_string(),
+            ));
+        }
+    }
+    0
+}
+
+/// The Consul connection: CLI/config settings, else `CONSUL_HTTP_ADDR` and the other
+/// variables, else the local agent.
 fn consul_config(cfg: &CtConfig) -> Result<ConsulConfig> {
-    let mut consul = ConsulConfig::from_env()?;
-    if let Some(addr) = &cfg.consul_addr {
-        let url = if addr.contains("://") {
-            addr.clone()
-        } else {
-            format!("consul://{addr}")
-        };
-        consul.address = ConsulConfig::from_url(&url)?.address;
-    }
-    if let Some(t) = &cfg.token {
-        consul = consul.with_token(t.clone());
-    }
+    let mut consul = consul_flags::consul_config(&cfg.consul, cfg.max_stale)?;
     // consul-template's `block_query_wait`; both default to 60 s.
     if let Some(w) = cfg.block_query_wait {
         consul = consul.with_wait(w);
@@ -99,16 +112,25 @@ fn consul_config(cfg: &CtConfig) -> Result<ConsulConfig> {
 
 fn export_env(cfg: &CtConfig, consul: &ConsulConfig) {
     let https = consul.address.starts_with("https://");
-    let addr = cfg.consul_addr.clone().unwrap_or_else(|| {
-        consul
-            .address
-            .trim_start_matches("http://")
-            .trim_start_matches("https://")
-            .to_owned()
-    });
+    let verify = !consul.tls.as_ref().is_some_and(|t| t.insecure_skip_verify);
+    let addr = cfg
+        .consul
+        .address
+        .clone()
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| {
+            consul
+                .address
+                .trim_start_matches("http://")
+                .trim_start_matches("https://")
+                .to_owned()
+        });
     std::env::set_var("CONSUL_HTTP_ADDR", addr);
     std::env::set_var("CONSUL_HTTP_SSL", if https { "true" } else { "false" });
-    std::env::set_var("CONSUL_HTTP_SSL_VERIFY", "true");
+    std::env::set_var(
+        "CONSUL_HTTP_SSL_VERIFY",
+        if verify { "true" } else { "false" },
+    );
     if let Some(t) = &consul.token {
         std::env::set_var("CONSUL_HTTP_TOKEN", t);
     }

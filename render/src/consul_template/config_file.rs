@@ -1,7 +1,9 @@
 //! consul-template's `-config` files: HCL or JSON, files or directories (lexical order), merged
 //! into a [`FileConfig`] (right-most wins; templates accumulate). The spellings consul-template
 //! 0.18 still accepted (top-level `token`, `retry`, `auth`, `ssl`) are moved under `consul {}`
-//! with a warning; `vault { renew }` is refused (Vault is not supported).
+//! with a warning. `vault {}`, `nomad {}` and `deduplicate {}` are refused unless they only set
+//! empty or default values (this consul-template has neither Vault, Nomad nor de-duplication);
+//! a key consul-template does not know is an error naming it (as its decoder's `ErrorUnused`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,6 +11,7 @@ use std::time::Duration;
 use discovery_core::{Error, Result};
 use serde_json::{Map, Value};
 
+use super::config_consul::ConsulFile;
 use super::exec::{signal_of, ExecConfig};
 use super::signal::Signal;
 use super::spec::TemplateSpec;
@@ -24,17 +27,29 @@ use crate::quiesce::Wait;
 ///     template {\n  source = \"in.tmpl\"\n  destination = \"out.conf\"\n}\n")?;
 /// let mut cfg = FileConfig::default();
 /// cfg.merge_path(&path)?;
-/// assert_eq!(cfg.consul_addr.as_deref(), Some("127.0.0.1:8500"));
+/// assert_eq!(cfg.consul.address.as_deref(), Some("127.0.0.1:8500"));
 /// assert_eq!(cfg.templates[0].name(), "out.conf");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct FileConfig {
-    /// `consul { address }`.
-    pub consul_addr: Option<String>,
-    /// `consul { token }` (or the deprecated top-level `token`). Never logged.
-    pub token: Option<String>,
+    /// `consul {}` (the deprecated top-level `token`, `auth`, `ssl`, `retry` moved in).
+    pub consul: ConsulFile,
+    /// `max_stale`: how stale a read may be (`?stale` when more than zero).
+    pub max_stale: Option<Duration>,
+    /// `default_delimiters { left }`.
+    pub default_left_delimiter: Option<String>,
+    /// `default_delimiters { right }`.
+    pub default_right_delimiter: Option<String>,
+    /// `template_error_fatal`: the default of every template's `error_fatal`.
+    pub template_error_fatal: Option<bool>,
+    /// `err_on_failed_lookup`.
+    pub err_on_failed_lookup: Option<bool>,
+    /// `log_file {}`.
+    pub log_file: LogFileConfig,
+    /// `syslog {}`.
+    pub syslog: SyslogConfig,
     /// The `template {}` stanzas, in file order.
     pub templates: Vec<TemplateSpec>,
     /// `wait`: the global quiescence.
@@ -61,8 +76,14 @@ pub struct FileConfig {
 impl std::fmt::Debug for FileConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FileConfig")
-            .field("consul_addr", &self.consul_addr)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("consul", &self.consul)
+            .field("max_stale", &self.max_stale)
+            .field("default_left_delimiter", &self.default_left_delimiter)
+            .field("default_right_delimiter", &self.default_right_delimiter)
+            .field("template_error_fatal", &self.template_error_fatal)
+            .field("err_on_failed_lookup", &self.err_on_failed_lookup)
+            .field("log_file", &self.log_file)
+            .field("syslog", &self.syslog)
             .field("templates", &self.templates)
             .field("wait", &self.wait)
             .field("block_query_wait", &self.block_query_wait)
@@ -95,13 +116,34 @@ impl FileConfig {
     fn merge_value(&mut self, v: &Value, file: &str) -> std::result::Result<(), String> {
         let obj = v.as_object().ok_or("the configuration is not an object")?;
         let obj = &undeprecate(obj, file, &mut self.deprecations)?;
+        check_keys(obj, "the configuration", TOP_LEVEL)?;
+        super::config_unsupported::refuse(obj)?;
         for block in blocks(obj.get("consul")) {
-            if let Some(a) = str_field(block, "address")? {
-                self.consul_addr = Some(a);
+            self.consul.merge(ConsulFile::from_stanza(block)?);
+        }
+        if let Some(d) = duration_field(obj, "max_stale")? {
+            self.max_stale = Some(d);
+        }
+        for d in blocks(obj.get("default_delimiters")) {
+            check_keys(d, "default_delimiters", &["left", "right"])?;
+            if let Some(l) = str_field(d, "left")? {
+                self.default_left_delimiter = Some(l);
             }
-            if let Some(t) = str_field(block, "token")? {
-                self.token = Some(t);
+            if let Some(r) = str_field(d, "right")? {
+                self.default_right_delimiter = Some(r);
             }
+        }
+        if let Some(b) = bool_field(obj, "template_error_fatal")? {
+            self.template_error_fatal = Some(b);
+        }
+        if let Some(b) = bool_field(obj, "err_on_failed_lookup")? {
+            self.err_on_failed_lookup = Some(b);
+        }
+        for l in blocks(obj.get("log_file")) {
+            self.log_file.merge_stanza(l)?;
+        }
+        for l in blocks(obj.get("syslog")) {
+            self.syslog.merge_stanza(l)?;
         }
         if let Some(w) = obj.get("wait") {
             self.wait = Some(wait_value(w)?);
@@ -112,7 +154,7 @@ impl FileConfig {
         if let Some(l) = str_field(obj, "log_level")? {
             self.log_level = Some(l);
         }
-        if let Some(b) = obj.get("once").and_then(Value::as_bool) {
+        if let Some(b) = bool_field(obj, "once")? {
             self.once = Some(b);
         }
         for t in blocks(obj.get("template")) {
@@ -135,6 +177,139 @@ impl FileConfig {
     }
 }
 
+/// The top-level keys consul-template knows (after the deprecated ones moved).
+const TOP_LEVEL: &[&str] = &[
+    "block_query_wait",
+    "consul",
+    "deduplicate",
+    "default_delimiters",
+    "err_on_failed_lookup",
+    "exec",
+    "kill_signal",
+    "log_file",
+    "log_level",
+    "max_stale",
+    "nomad",
+    "once",
+    "pid_file",
+    "reload_signal",
+    "syslog",
+    "template",
+    "template_error_fatal",
+    "vault",
+    "wait",
+];
+
+/// `log_file {}` / `-log-file`, `-log-rotate-*`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogFileConfig {
+    /// `path`: the log file (a directory gets `consul-template.log` inside).
+    pub path: Option<String>,
+    /// `log_rotate_bytes`.
+    pub rotate_bytes: Option<u64>,
+    /// `log_rotate_duration` (default 24 h).
+    pub rotate_duration: Option<Duration>,
+    /// `log_rotate_max_files` (0 keeps every file).
+    pub rotate_max_files: Option<i64>,
+}
+
+impl LogFileConfig {
+    fn merge_stanza(&mut self, o: &Map<String, Value>) -> std::result::Result<(), String> {
+        check_keys(
+            o,
+            "log_file",
+            &[
+                "path",
+                "log_rotate_bytes",
+                "log_rotate_duration",
+                "log_rotate_max_files",
+            ],
+        )?;
+        if let Some(p) = str_field(o, "path")? {
+            self.path = Some(p);
+        }
+        if let Some(b) = int_field(o, "log_rotate_bytes")? {
+            self.rotate_bytes = Some(b);
+        }
+        if let Some(d) = duration_field(o, "log_rotate_duration")? {
+            self.rotate_duration = Some(d);
+        }
+        if let Some(n) = int_field(o, "log_rotate_max_files")? {
+            self.rotate_max_files = Some(n);
+        }
+        Ok(())
+    }
+}
+
+/// `syslog {}` / `-syslog*`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyslogConfig {
+    /// `enabled`.
+    pub enabled: Option<bool>,
+    /// `facility` (default `LOCAL0`).
+    pub facility: Option<String>,
+    /// `name` (default `consul-template`).
+    pub name: Option<String>,
+}
+
+impl SyslogConfig {
+    fn merge_stanza(&mut self, o: &Map<String, Value>) -> std::result::Result<(), String> {
+        check_keys(o, "syslog", &["enabled", "facility", "name"])?;
+        if let Some(b) = bool_field(o, "enabled")? {
+            self.enabled = Some(b);
+        }
+        if let Some(f) = str_field(o, "facility")? {
+            self.facility = Some(f);
+        }
+        if let Some(n) = str_field(o, "name")? {
+            self.name = Some(n);
+        }
+        Ok(())
+    }
+}
+
+/// An error naming the first key of `o` that is not in `known` (`what` names the stanza), as
+/// consul-template's decoder refuses unused keys.
+pub(crate) fn check_keys(
+    o: &Map<String, Value>,
+    what: &str,
+    known: &[&str],
+) -> std::result::Result<(), String> {
+    match o.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(format!("{what}: invalid key {k:?}")),
+        None => Ok(()),
+    }
+}
+
+/// A duration key (`"5s"`, or a number of nanoseconds), if set.
+pub(crate) fn duration_field(
+    o: &Map<String, Value>,
+    k: &str,
+) -> std::result::Result<Option<Duration>, String> {
+    match o.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => duration_value(v, k).map(Some),
+    }
+}
+
+/// An integer key (a number or a string of digits), if set.
+pub(crate) fn int_field<T: std::str::FromStr + TryFrom<i64>>(
+    o: &Map<String, Value>,
+    k: &str,
+) -> std::result::Result<Option<T>, String> {
+    let n = match o.get(k) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(_) => None,
+    };
+    n.and_then(|n| T::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| format!("{k}: expected a whole number, got {}", o[k]))
+}
+
 /// Turns a deprecated key's value into its new form (`None`: not the deprecated form).
 type Convert = fn(&Value) -> Option<Value>;
 
@@ -147,15 +322,6 @@ fn undeprecate(
     warnings: &mut Vec<String>,
 ) -> std::result::Result<Map<String, Value>, String> {
     let mut obj = obj.clone();
-    for vault in blocks(obj.get("vault")) {
-        if vault.contains_key("renew") {
-            return Err(
-                "vault { renew } is deprecated (use vault { renew_token }), and Vault is not \
-                 supported by this consul-template"
-                    .into(),
-            );
-        }
-    }
     let moves: [(&str, &str, Convert); 4] = [
         ("auth", "consul { auth {} }", |v| {
             v.is_object().then(|| v.clone())
@@ -226,7 +392,10 @@ pub(crate) fn blocks(v: Option<&Value>) -> Vec<&Map<String, Value>> {
     }
 }
 
-fn str_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<String>, String> {
+pub(crate) fn str_field(
+    o: &Map<String, Value>,
+    k: &str,
+) -> std::result::Result<Option<String>, String> {
     match o.get(k) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -331,7 +500,51 @@ fn shell_quote(w: &str) -> String {
     }
 }
 
+/// The keys of `template {}`.
+const TEMPLATE_KEYS: &[&str] = &[
+    "backup",
+    "command",
+    "command_timeout",
+    "contents",
+    "create_dest_dirs",
+    "destination",
+    "error_fatal",
+    "error_on_missing_key",
+    "exec",
+    "function_blacklist",
+    "function_denylist",
+    "gid",
+    "group",
+    "left_delimiter",
+    "perms",
+    "right_delimiter",
+    "sandbox_path",
+    "source",
+    "uid",
+    "user",
+    "wait",
+];
+
+/// A string or a whole number as a string (`user = "www"`, `uid = 33`).
+fn id_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<String>, String> {
+    match o.get(k) {
+        Some(Value::Number(n)) => Ok(Some(n.to_string())),
+        _ => Ok(str_field(o, k)?.filter(|s| !s.is_empty())),
+    }
+}
+
 fn template_stanza(o: &Map<String, Value>) -> std::result::Result<TemplateSpec, String> {
+    check_keys(o, "template", TEMPLATE_KEYS)?;
+    for key in ["exec", "function_denylist", "function_blacklist"] {
+        if o.get(key)
+            .is_some_and(|v| !super::config_unsupported::is_empty(v))
+        {
+            return Err(format!(
+                "template {{ {key} }}: not implemented by this consul-template{}",
+                if key == "exec" { " (use command)" } else { "" }
+            ));
+        }
+    }
     let source = str_field(o, "source")?;
     let Some(dest) = str_field(o, "destination")?.filter(|d| !d.is_empty()) else {
         return Err(match &source {
@@ -374,5 +587,11 @@ fn template_stanza(o: &Map<String, Value>) -> std::result::Result<TemplateSpec, 
     t.right_delimiter = str_field(o, "right_delimiter")?;
     t.error_on_missing_key = bool_field(o, "error_on_missing_key")?.unwrap_or(false);
     t.create_dest_dirs = bool_field(o, "create_dest_dirs")?.unwrap_or(true);
+    t.error_fatal = bool_field(o, "error_fatal")?;
+    t.user = id_field(o, "user")?.or(id_field(o, "uid")?);
+    t.group = id_field(o, "group")?.or(id_field(o, "gid")?);
+    t.sandbox_path = str_field(o, "sandbox_path")?
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
     Ok(t)
 }

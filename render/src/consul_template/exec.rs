@@ -247,6 +247,21 @@ impl ExecConfig {
         o: &Map<String, Value>,
         warnings: &mut Vec<String>,
     ) -> Result<ExecConfig, String> {
+        use super::config_file::check_keys;
+        check_keys(
+            o,
+            "exec",
+            &[
+                "command",
+                "enabled",
+                "env",
+                "kill_signal",
+                "kill_timeout",
+                "reload_signal",
+                "splay",
+                "timeout",
+            ],
+        )?;
         let mut c = ExecConfig {
             command: o.get("command").map(command_list).transpose()?.flatten(),
             enabled: bool_of(o, "enabled")?,
@@ -260,6 +275,18 @@ impl ExecConfig {
         // (it applies to a template's `exec {}` only).
         duration_of(o, "timeout")?;
         for env in super::config_file::blocks(o.get("env")) {
+            check_keys(
+                env,
+                "exec.env",
+                &[
+                    "allowlist",
+                    "blacklist",
+                    "custom",
+                    "denylist",
+                    "pristine",
+                    "whitelist",
+                ],
+            )?;
             if let Some(p) = bool_of(env, "pristine")? {
                 c.env_pristine = Some(p);
             }

@@ -9,7 +9,9 @@
 #[cfg(feature = "consul")]
 mod child;
 #[cfg(feature = "consul")]
+mod config_consul;
 mod config_file;
+mod config_unsupported;
 mod data;
 mod encode;
 #[cfg(feature = "consul")]
@@ -21,6 +23,7 @@ mod helpers;
 mod math;
 #[cfg(feature = "consul")]
 mod options;
+mod owner;
 mod query;
 #[cfg(feature = "consul")]
 mod run;
@@ -41,7 +44,8 @@ mod tmpl;
 #[cfg(feature = "consul")]
 pub use child::{Child, ChildExit};
 #[cfg(feature = "consul")]
-pub use config_file::FileConfig;
+pub use config_consul::{AuthFile, ConsulFile, RetryFile, SslFile, TransportFile};
+pub use config_file::{FileConfig, LogFileConfig, SyslogConfig};
 #[cfg(feature = "consul")]
 pub use exec::{
     ExecConfig, ExecEnv, ExecSpec, DEFAULT_EXEC_KILL_SIGNAL, DEFAULT_EXEC_KILL_TIMEOUT,
@@ -54,6 +58,7 @@ pub use runner::{CtHandle, CtRunner, Finished};
 pub use signal::Signal;
 #[cfg(feature = "consul")]
 pub use spec::{TemplateSpec, DEFAULT_COMMAND_TIMEOUT};
+pub use tmpl::check_template;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -47,6 +47,15 @@ pub struct TemplateSpec {
     pub error_on_missing_key: bool,
     /// `create_dest_dirs` (default true).
     pub create_dest_dirs: bool,
+    /// `error_fatal`: whether a failed render stops consul-template (`None`: the global
+    /// `template_error_fatal`, default true) or is logged and the template skipped.
+    pub error_fatal: Option<bool>,
+    /// `user` (or `uid`): the destination's owner, a name or a number.
+    pub user: Option<String>,
+    /// `group` (or `gid`): the destination's group, a name or a number.
+    pub group: Option<String>,
+    /// `sandbox_path`: the directory `file` may read under.
+    pub sandbox_path: Option<PathBuf>,
 }
 
 impl TemplateSpec {
@@ -66,6 +75,10 @@ impl TemplateSpec {
             right_delimiter: None,
             error_on_missing_key: false,
             create_dest_dirs: true,
+            error_fatal: None,
+            user: None,
+            group: None,
+            sandbox_path: None,
         }
     }
 

@@ -30,6 +30,8 @@ pub struct Tmpl {
     waiting_for: BTreeSet<Dependency>,
     /// Whether it rendered (had all its data, written or already up to date) at least once.
     pub rendered: bool,
+    /// The destination's owner and group (`user`, `group`), resolved when loaded.
+    owner: (Option<u32>, Option<u32>),
 }
 
 /// What a render of a template came to.
@@ -41,6 +43,12 @@ pub enum Outcome {
     Waiting,
     /// The render failed although all the data it read was there.
     Failed(Error),
+}
+
+/// Reads and parses `spec`'s template (and resolves its `user` and `group`) without rendering
+/// it: consul-template's `-parse-only`.
+pub fn check_template(spec: &TemplateSpec) -> Result<()> {
+    Tmpl::load(spec.clone(), None).map(|_| ())
 }
 
 impl Tmpl {
@@ -72,6 +80,13 @@ impl Tmpl {
                 spec.right_delimiter.as_deref().unwrap_or("}}"),
             );
         }
+        if let Some(dir) = &spec.sandbox_path {
+            opts = opts.file_sandbox(dir);
+        }
+        let owner = (
+            super::owner::uid(spec.user.as_deref())?,
+            super::owner::gid(spec.group.as_deref())?,
+        );
         let template = Template::parse(&source, opts)?;
         Ok(Tmpl {
             wait: spec.wait.or(global_wait),
@@ -81,6 +96,7 @@ impl Tmpl {
             watches: BTreeSet::new(),
             waiting_for: BTreeSet::new(),
             rendered: false,
+            owner,
         })
     }
 
@@ -107,6 +123,11 @@ impl Tmpl {
             self.waiting_for.clear();
             return match attempt.output {
                 Ok(out) => Outcome::Ready(out),
+                Err(e) if self.spec.error_fatal == Some(false) => {
+                    // `error_fatal = false`: logged, the template skipped until its data changes.
+                    tracing::error!(template = %self.spec.name(), error = %e, "render failed");
+                    Outcome::Waiting
+                }
                 Err(e) => Outcome::Failed(e),
             };
         }
@@ -143,6 +164,7 @@ impl Tmpl {
         target.backup = self.spec.backup;
         target.create_dest_dirs = self.spec.create_dest_dirs;
         target.command_timeout = self.spec.command_timeout;
+        (target.uid, target.gid) = self.owner;
         let mode = if dry { SyncMode::Noop } else { SyncMode::Write };
         match sync_file(&target, output.as_bytes(), mode).await? {
             SyncOutcome::Unchanged => Ok(false),
