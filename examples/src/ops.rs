@@ -79,7 +79,7 @@ impl Ops {
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidConfig`] naming `metrics-addr` when the address cannot be bound.
+    /// [`discovery_core::Error::InvalidConfig`] naming `metrics-addr` when the address cannot be bound.
     pub async fn start(flags: &OpsFlags, health: &HealthRegistry) -> Result<Ops> {
         let server = match flags.metrics_addr {
             Some(addr) => Some(TelemetryServer::start(addr, health.clone()).await?),
