@@ -20,7 +20,8 @@
 //! Features (all off by default): `registrator` (the `registrator` module: Docker containers
 //! registered through any [`Registry`], as gliderlabs/registrator does; pulls in `bollard`),
 //! `tower` (a `tower::discover` adapter), `telemetry` (the `telemetry` module: `/metrics`,
-//! `/health` and `/ready` over hyper), `conformance` and `test-util` (for backends' tests).
+//! `/health` and `/ready` over hyper), `dns` and `gateway` (SRV records and the default gateway
+//! for [`endpoints`]), `conformance` and `test-util` (for backends' tests).
 //!
 //! ## Register, watch, fold
 //!
@@ -71,6 +72,7 @@
 
 mod backoff;
 mod duration;
+pub mod endpoints;
 pub mod env;
 mod error;
 pub mod file;

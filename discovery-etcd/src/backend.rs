@@ -80,13 +80,28 @@ pub(crate) struct Inner {
     pub(crate) layout: Layout,
     pub(crate) request_timeout: Duration,
     pub(crate) endpoints: Vec<String>,
+    /// The SRV record the endpoints came from, and its re-resolving task.
+    pub(crate) resolving: Option<(Arc<crate::resolve::Resolving>, crate::resolve::Task)>,
     pub(crate) keepers: Mutex<HashMap<i64, crate::lease::Keeper>>,
+}
+
+impl Inner {
+    /// A request or watch found no endpoint answering: with an SRV record, look it up again.
+    pub(crate) fn endpoints_failing(&self) {
+        if let Some((r, _)) = &self.resolving {
+            r.failing();
+        }
+    }
 }
 
 impl fmt::Debug for EtcdBackend {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let endpoints = match &self.inner.resolving {
+            Some((r, _)) => r.endpoints(),
+            None => self.inner.endpoints.clone(),
+        };
         f.debug_struct("EtcdBackend")
-            .field("endpoints", &self.inner.endpoints)
+            .field("endpoints", &endpoints)
             .field("namespace", &self.inner.ns)
             .field("layout", &self.inner.layout)
             .finish_non_exhaustive()
@@ -97,7 +112,11 @@ impl EtcdBackend {
     /// Connects to the cluster and checks that it answers (one read within the connect and
     /// request timeouts), so that a wrong endpoint, bad credentials or a missing TLS file fail
     /// here with a clear [`Error`] instead of on first use.
-    pub async fn connect(config: EtcdConfig) -> Result<EtcdBackend> {
+    pub async fn connect(mut config: EtcdConfig) -> Result<EtcdBackend> {
+        if let Some(srv) = &config.srv {
+            config.endpoints = srv.resolve().await?;
+            tracing::info!(record = %srv, endpoints = ?config.endpoints, "etcd endpoints from SRV record");
+        }
         config.validate()?;
         let options = connect_options(&config)?;
         let budget = config.connect_timeout + config.request_timeout;
@@ -107,9 +126,16 @@ impl EtcdBackend {
             Client::connect(config.endpoints.clone(), Some(options)),
         )
         .await?;
+        let resolving = config.srv.clone().map(|srv| {
+            let r =
+                crate::resolve::Resolving::new(srv, config.tls.is_some(), config.endpoints.clone());
+            let task = r.spawn(client.clone());
+            (r, task)
+        });
         let backend = EtcdBackend {
             inner: Arc::new(Inner {
                 client,
+                resolving,
                 ns: Namespace::new(config.namespace_prefix()),
                 layout: config.layout.clone(),
                 request_timeout: config.request_timeout,
@@ -407,7 +433,11 @@ impl KvView for EtcdBackend {
     }
 
     async fn list(&self, prefixes: &[Key]) -> Result<KvSnapshot> {
-        self.list_at(prefixes, None).await
+        let listed = self.list_at(prefixes, None).await;
+        if matches!(&listed, Err(e) if e.is_retryable()) {
+            self.inner.endpoints_failing();
+        }
+        listed
     }
 
     async fn watch_prefix(&self, prefix: &Key, after: Option<Revision>) -> Result<KvWatchStream> {

@@ -51,6 +51,11 @@ pub struct EtcdConfig {
     /// time is considered gone, so a watch on a partitioned member moves on. Default 10 s
     /// (etcd rejects pings more often than every 5 s).
     pub keepalive_interval: Duration,
+    /// An SRV record to take the endpoints from instead of [`endpoints`](Self::endpoints)
+    /// (confd's `-srv-record`). It is resolved when connecting, and again whenever no endpoint
+    /// answers, so a cluster that moved is followed. Needs discovery-core's `dns` feature
+    /// (this crate's `dns` feature turns it on). Default: none.
+    pub srv: Option<discovery_core::endpoints::SrvRecord>,
 }
 
 impl Default for EtcdConfig {
@@ -65,6 +70,7 @@ impl Default for EtcdConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             keepalive_interval: Duration::from_secs(10),
+            srv: None,
         }
     }
 }
@@ -126,6 +132,7 @@ impl fmt::Debug for EtcdConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
             .field("keepalive_interval", &self.keepalive_interval)
+            .field("srv", &self.srv)
             .finish()
     }
 }
@@ -192,6 +199,12 @@ impl EtcdConfig {
             cfg.tls = Some(EtcdTls::default());
         }
         Ok(cfg)
+    }
+
+    /// Takes the endpoints from the SRV record `srv` (see [`srv`](Self::srv)).
+    pub fn with_srv(mut self, srv: discovery_core::endpoints::SrvRecord) -> Self {
+        self.srv = Some(srv);
+        self
     }
 
     /// Sets the namespace.

@@ -88,6 +88,7 @@ mod config;
 mod error;
 mod keys;
 mod lease;
+mod resolve;
 mod snapshot;
 mod watch;
 

@@ -124,6 +124,7 @@ impl WatchState {
             self.done = true;
             return e;
         }
+        self.backend.inner.endpoints_failing();
         self.sleep = Some(RECONNECT.delay(self.failures));
         self.failures = self.failures.saturating_add(1);
         self.recovering = true;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use discovery_consul::{ConsulBackend, ConsulConfig};
+use discovery_core::endpoints::{Discovery, Family, SrvRecord};
 use discovery_core::{EnvBackend, Error, FileBackend, KvView, MemoryBackend, Result};
 #[cfg(feature = "etcd")]
 use discovery_etcd::{EtcdBackend, EtcdConfig, EtcdTls};
@@ -30,6 +31,11 @@ pub struct BackendSpec {
     pub token: Option<String>,
     /// Files of the file backend (also seeds the memory backend).
     pub files: Vec<PathBuf>,
+    /// An SRV record to take the nodes from (beats `nodes`, as in confd).
+    pub srv: Option<SrvRecord>,
+    /// With no nodes, SRV record or environment variable, use the default gateway's address
+    /// (the Docker host, from a container) before `127.0.0.1`.
+    pub gateway: bool,
 }
 
 impl std::fmt::Debug for BackendSpec {
@@ -44,6 +50,8 @@ impl std::fmt::Debug for BackendSpec {
             .field("password", &self.password.as_ref().map(|_| "<redacted>"))
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("files", &self.files)
+            .field("srv", &self.srv)
+            .field("gateway", &self.gateway)
             .finish()
     }
 }
@@ -61,6 +69,8 @@ impl BackendSpec {
             password: cfg.password.clone(),
             token: cfg.auth_token.clone(),
             files: cfg.files.clone(),
+            srv: cfg.srv_record(),
+            gateway: cfg.gateway,
         }
     }
 
@@ -106,14 +116,25 @@ impl BackendSpec {
         })
     }
 
+    /// Where the nodes are found when none are given (see [`discovery_core::endpoints`]).
+    fn discovery(&self, family: Family) -> Discovery {
+        Discovery::new(family)
+            .nodes(self.nodes.clone())
+            .srv(self.srv.clone())
+            .gateway(self.gateway)
+    }
+
     #[cfg(feature = "etcd")]
-    fn etcd_config(&self) -> EtcdConfig {
-        let endpoints: Vec<String> = if self.nodes.is_empty() {
-            vec!["127.0.0.1:2379".to_owned()]
-        } else {
-            self.nodes.clone()
+    async fn etcd_config(&self) -> Result<EtcdConfig> {
+        let mut c = match &self.srv {
+            // Resolved by the backend, which resolves it again when every endpoint fails.
+            Some(srv) => EtcdConfig::default().with_srv(srv.clone()),
+            None => {
+                let found = self.discovery(Family::Etcd).resolve().await?;
+                tracing::debug!(endpoints = ?found.endpoints, from = %found.source, "etcd endpoints");
+                EtcdConfig::new(found.endpoints)
+            }
         };
-        let mut c = EtcdConfig::new(endpoints);
         if self.ca.is_some() || self.cert.is_some() {
             let mut tls = match &self.ca {
                 Some(ca) => EtcdTls::with_ca(ca),
@@ -126,12 +147,15 @@ impl BackendSpec {
         }
         c.user = self.username.clone();
         c.password = self.password.clone();
-        c
+        Ok(c)
     }
 
-    fn consul_config(&self) -> Result<ConsulConfig> {
+    async fn consul_config(&self) -> Result<ConsulConfig> {
+        let found = self.discovery(Family::Consul).resolve().await?;
+        tracing::debug!(endpoints = ?found.endpoints, from = %found.source, "consul address");
         let mut c = ConsulConfig::default();
-        if let Some(n) = self.nodes.first() {
+        // Like confd, the first node is the agent asked.
+        if let Some(n) = found.endpoints.first() {
             let addr = if n.contains("://") {
                 n.clone()
             } else {
@@ -150,10 +174,10 @@ impl BackendSpec {
 pub async fn open_kv(spec: &BackendSpec) -> Result<Arc<dyn KvView>> {
     Ok(match spec.kind.as_str() {
         #[cfg(feature = "etcd")]
-        "etcd" | "etcdv3" => Arc::new(EtcdBackend::connect(spec.etcd_config()).await?),
+        "etcd" | "etcdv3" => Arc::new(EtcdBackend::connect(spec.etcd_config().await?).await?),
         #[cfg(not(feature = "etcd"))]
         "etcd" | "etcdv3" => return Err(no_etcd()),
-        "consul" => Arc::new(ConsulBackend::new(spec.consul_config()?)?),
+        "consul" => Arc::new(ConsulBackend::new(spec.consul_config().await?)?),
         "file" => Arc::new(FileBackend::new(spec.files.clone())),
         "env" => Arc::new(EnvBackend::new()),
         "memory" => Arc::new(MemoryBackend::new()),
@@ -179,7 +203,7 @@ fn no_etcd() -> Error {
 /// Opens an etcd backend with the seeds' plain layout under `root` when asked (`register`, `watch`).
 #[cfg(feature = "etcd")]
 pub async fn open_etcd(spec: &BackendSpec, layout: discovery_core::Layout) -> Result<EtcdBackend> {
-    let mut c = spec.etcd_config();
+    let mut c = spec.etcd_config().await?;
     c.layout = layout;
     EtcdBackend::connect(c).await
 }
@@ -210,7 +234,7 @@ pub async fn open(spec: &BackendSpec, layout: discovery_core::Layout) -> Result<
             }
         }
         "consul" => {
-            let b = ConsulBackend::new(spec.consul_config()?)?;
+            let b = ConsulBackend::new(spec.consul_config().await?)?;
             Opened {
                 registry: Arc::new(b.clone()),
                 watcher: Arc::new(b.clone()),

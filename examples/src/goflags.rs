@@ -142,6 +142,54 @@ impl FlagSet {
         Ok(())
     }
 
+    /// Fills every flag not given on the command line from the environment variable
+    /// `PREFIX_NAME` (upper case, `-` as `_`: `-log-level` reads `CONFD_LOG_LEVEL`), read
+    /// through `lookup`; a repeatable flag's variable is split on commas. Flags in `skip` are
+    /// left alone. Call it after [`parse`](Self::parse): the command line wins. Returns the
+    /// variables used.
+    pub fn fill_from_env(
+        &mut self,
+        prefix: &str,
+        skip: &[&str],
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Vec<String>, FlagError> {
+        let mut used = Vec::new();
+        for flag in &self.flags {
+            if skip.contains(&flag.name) || self.values.contains_key(flag.name) {
+                continue;
+            }
+            let var = format!(
+                "{prefix}_{}",
+                flag.name.to_ascii_uppercase().replace('-', "_")
+            );
+            let Some(raw) = lookup(&var).filter(|v| !v.is_empty()) else {
+                continue;
+            };
+            let values: Vec<String> = match flag.kind {
+                Kind::Bool => vec![match raw.as_str() {
+                    "1" | "t" | "T" | "true" | "TRUE" | "True" => "true".to_owned(),
+                    "0" | "f" | "F" | "false" | "FALSE" | "False" => "false".to_owned(),
+                    _ => {
+                        return Err(FlagError::Bad(format!(
+                            "invalid boolean value {raw:?} for ${var} (flag -{}): parse error",
+                            flag.name
+                        )))
+                    }
+                }],
+                Kind::Value => vec![raw],
+                Kind::Repeated => raw
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            };
+            self.values.insert(flag.name, values);
+            used.push(var);
+        }
+        Ok(used)
+    }
+
     /// Whether the flag was given on the command line.
     pub fn is_set(&self, name: &str) -> bool {
         self.values.contains_key(name)
@@ -238,6 +286,36 @@ pub fn parse_duration(s: &str) -> Option<std::time::Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_environment_fills_what_the_command_line_leaves_out() {
+        let mut f = set();
+        f.parse(["-backend".to_owned(), "consul".to_owned()])
+            .unwrap();
+        let env = |v: &str| match v {
+            "CONFD_BACKEND" => Some("etcdv3".to_owned()),
+            "CONFD_NODE" => Some("a:1, b:2".to_owned()),
+            "CONFD_ONETIME" => Some("true".to_owned()),
+            _ => None,
+        };
+        let used = f.fill_from_env("CONFD", &[], env).unwrap();
+        assert_eq!(used, ["CONFD_ONETIME", "CONFD_NODE"]);
+        assert_eq!(f.value("backend"), Some("consul"), "the command line wins");
+        assert_eq!(f.values("node"), ["a:1", "b:2"]);
+        assert_eq!(f.bool("onetime"), Some(true));
+        let mut f = set();
+        f.parse(Vec::<String>::new()).unwrap();
+        let bad = f
+            .fill_from_env("CONFD", &["node"], |v| {
+                (v == "CONFD_ONETIME").then(|| "yes".to_owned())
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(
+            bad.contains("$CONFD_ONETIME") && bad.contains("-onetime"),
+            "{bad}"
+        );
+    }
 
     fn set() -> FlagSet {
         let mut f = FlagSet::new("confd");

@@ -7,6 +7,7 @@ pub mod balance;
 pub mod bench;
 pub mod confd;
 pub mod consul_template;
+pub mod discover;
 pub mod goflags;
 pub mod logging;
 pub mod ops;

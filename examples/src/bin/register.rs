@@ -14,7 +14,7 @@ async fn main() {
     f.define(
         "backend",
         Kind::Value,
-        "backend URL: etcd://host:port, consul://host:port or memory://",
+        "backend URL: etcd://host:port, consul://host:port or memory:// (default etcd://: ETCDCTL_ENDPOINTS and the other variables, else 127.0.0.1)",
     )
     .define(
         "key",
@@ -48,6 +48,7 @@ async fn main() {
     )
     .define("log-level", Kind::Value, "log level (default info)");
     discovery_examples::ops::define(&mut f);
+    discovery_examples::discover::define(&mut f);
     parse_or_exit(&mut f);
     discovery_examples::logging::init(f.value("log-level").unwrap_or("info"));
     if let Err(e) = main_inner(&f).await {
@@ -62,7 +63,8 @@ async fn main_inner(f: &FlagSet) -> discovery_core::Result<()> {
             .map(str::to_owned)
             .ok_or_else(|| discovery_core::Error::invalid_config(format!("-{name}"), "is required"))
     };
-    let spec = BackendSpec::from_url(&need("backend")?)?;
+    let mut spec = BackendSpec::from_url(f.value("backend").unwrap_or("etcd://"))?;
+    discovery_examples::discover::read(f).apply(&mut spec);
     let (layout, instance) =
         instance_for_key(&need("key")?, &need("value")?, f.bool("json") == Some(true))?;
     let ttl = match f.value("ttl") {

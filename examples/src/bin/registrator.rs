@@ -80,6 +80,7 @@ async fn main() {
     )
     .define("log-level", Kind::Value, "log level (default info)");
     discovery_examples::ops::define(&mut f);
+    discovery_examples::discover::define(&mut f);
     parse_or_exit(&mut f);
     discovery_examples::logging::init(f.value("log-level").unwrap_or("info"));
     if let Err(e) = main_inner(&f).await {
@@ -191,7 +192,7 @@ async fn main_inner(f: &FlagSet) -> Result<()> {
         .map_err(|e| Error::invalid_config("flags", e.to_string()))?;
     let ops = discovery_examples::ops::Ops::start(&ops_flags, &config.health).await?;
     let engine = Engine::connect()?;
-    let backend = connect(uri, retry).await?;
+    let backend = connect(uri, retry, &discovery_examples::discover::read(f)).await?;
     let mut signals = discovery_examples::signals::Signals::new()?;
     run(engine, backend, config, async move {
         // SIGHUP has nothing to reload here: keep running.

@@ -14,7 +14,7 @@ async fn main() {
     f.define(
         "backend",
         Kind::Value,
-        "backend URL: etcd://host:port, consul://host:port or memory://",
+        "backend URL: etcd://host:port, consul://host:port or memory:// (default etcd://: ETCDCTL_ENDPOINTS and the other variables, else 127.0.0.1)",
     )
     .define("prefix", Kind::Value, "watch every key under this prefix")
     .define(
@@ -33,6 +33,7 @@ async fn main() {
         "instances are stored as host:port (the seeds' layout)",
     )
     .define("log-level", Kind::Value, "log level (default warn)");
+    discovery_examples::discover::define(&mut f);
     parse_or_exit(&mut f);
     discovery_examples::logging::init(f.value("log-level").unwrap_or("warn"));
     if let Err(e) = run(&f).await {
@@ -42,7 +43,8 @@ async fn main() {
 }
 
 async fn run(f: &FlagSet) -> discovery_core::Result<()> {
-    let spec = BackendSpec::from_url(f.value("backend").unwrap_or("etcd://127.0.0.1:2379"))?;
+    let mut spec = BackendSpec::from_url(f.value("backend").unwrap_or("etcd://"))?;
+    discovery_examples::discover::read(f).apply(&mut spec);
     let root = Key::new(f.value("root").unwrap_or("/services"))?;
     let codec = if f.bool("plain") == Some(true) {
         Codec::Plain

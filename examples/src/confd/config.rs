@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use discovery_core::endpoints::SrvRecord;
 use discovery_core::{Error, Result};
 
 use crate::goflags::{parse_duration, FlagError, FlagSet, Kind};
@@ -55,8 +56,16 @@ pub struct ConfdConfig {
     pub auth_token: Option<String>,
     /// `-file` (file backend, repeatable).
     pub files: Vec<PathBuf>,
-    /// `-scheme`.
+    /// `-scheme`: `https` puts `https://` before the nodes an SRV record gives.
     pub scheme: String,
+    /// `-srv-domain`: the SRV record is `_<backend>._tcp.<domain>.`, then (etcd) etcd's own
+    /// `_etcd-client._tcp.<domain>` (`_etcd-client-ssl` with `-scheme https`).
+    pub srv_domain: Option<String>,
+    /// `-srv-record`: the SRV record's full name (beats `-srv-domain`).
+    pub srv_record: Option<String>,
+    /// Ours: `-gateway`: with no nodes, SRV record or environment variable, use the default
+    /// gateway (the Docker host, from a container) before `127.0.0.1`.
+    pub gateway: bool,
     /// Ours: `-wait min[:max]` debounce (quiescence) in watch mode; `None` renders at once.
     pub wait: Option<Wait>,
     /// Ours: `-command-timeout` for check and reload commands.
@@ -97,6 +106,10 @@ impl fmt::Debug for ConfdConfig {
             .field("password", &redact(&self.password))
             .field("auth_token", &redact(&self.auth_token))
             .field("files", &self.files)
+            .field("scheme", &self.scheme)
+            .field("srv_domain", &self.srv_domain)
+            .field("srv_record", &self.srv_record)
+            .field("gateway", &self.gateway)
             .field("wait", &self.wait)
             .field("command_timeout", &self.command_timeout)
             .field("watch_grace", &self.watch_grace)
@@ -130,6 +143,9 @@ impl Default for ConfdConfig {
             auth_token: None,
             files: Vec::new(),
             scheme: "http".into(),
+            srv_domain: None,
+            srv_record: None,
+            gateway: false,
             wait: None,
             command_timeout: Duration::from_secs(60),
             watch_grace: Duration::from_secs(60),
@@ -193,16 +209,22 @@ pub fn flag_set() -> FlagSet {
         v,
         "the backend URI scheme for nodes retrieved from DNS SRV records (http or https)",
     )
-    .define(
-        "srv-domain",
-        v,
-        "the name of the resource record (unsupported)",
-    )
+    .define("srv-domain", v, "the name of the resource record")
     .define(
         "srv-record",
         v,
-        "the SRV record to search for backends nodes (unsupported)",
+        "the SRV record to search for backends nodes. Example: _etcd-client._tcp.example.com",
     )
+    .define(
+        "gateway",
+        b,
+        "with no -node, SRV record or ETCDCTL_ENDPOINTS/CONSUL_HTTP_ADDR, use the default gateway (the Docker host) before 127.0.0.1",
+    )
+    .define("app-id", v, "vault app-id (unsupported)")
+    .define("user-id", v, "vault user-id (unsupported)")
+    .define("role-id", v, "vault role-id (unsupported)")
+    .define("secret-id", v, "vault secret-id (unsupported)")
+    .define("path", v, "vault mount path of the auth method (unsupported)")
     .define("table", v, "the name of the DynamoDB table (unsupported)")
     .define(
         "separator",
@@ -245,6 +267,8 @@ impl ConfdConfig {
     pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, FlagError> {
         let mut flags = flag_set();
         flags.parse(args)?;
+        // CONFD_<FLAG> for every flag the command line leaves out (CONFD_LOG_LEVEL, CONFD_NODE=a,b).
+        flags.fill_from_env("CONFD", &["version"], |v| std::env::var(v).ok())?;
         let mut cfg = ConfdConfig::default();
         let file = flags
             .value("config-file")
@@ -329,6 +353,15 @@ impl ConfdConfig {
         if let Some(v) = f.value("scheme") {
             self.scheme = v.to_owned();
         }
+        if let Some(v) = f.value("srv-domain") {
+            self.srv_domain = Some(v.to_owned()).filter(|v| !v.is_empty());
+        }
+        if let Some(v) = f.value("srv-record") {
+            self.srv_record = Some(v.to_owned()).filter(|v| !v.is_empty());
+        }
+        if let Some(b) = f.bool("gateway") {
+            self.gateway = b;
+        }
         if let Some(v) = f.value("wait") {
             self.wait =
                 Some(Wait::parse(v).map_err(|e| FlagError::Bad(format!("flag -wait: {e}")))?);
@@ -351,11 +384,14 @@ impl ConfdConfig {
             };
         }
         for unsupported in [
-            "srv-domain",
-            "srv-record",
             "table",
             "separator",
             "auth-type",
+            "app-id",
+            "user-id",
+            "role-id",
+            "secret-id",
+            "path",
         ] {
             if f.is_set(unsupported) {
                 return Err(FlagError::Bad(format!(
@@ -424,6 +460,28 @@ impl ConfdConfig {
                 "password" => self.password = Some(string(key, v)?),
                 "auth_token" => self.auth_token = Some(string(key, v)?),
                 "scheme" => self.scheme = string(key, v)?,
+                "srv_domain" => self.srv_domain = Some(string(key, v)?).filter(|s| !s.is_empty()),
+                "srv_record" => self.srv_record = Some(string(key, v)?).filter(|s| !s.is_empty()),
+                "onetime" => self.onetime = boolean(key, v)?,
+                "keepstagefile" | "keep_stage_file" | "keep-stage-file" => {
+                    self.keep_stage_file = boolean(key, v)?
+                }
+                // Accepted as confd does; TLS is always verified here.
+                "client_insecure" => {
+                    boolean(key, v)?;
+                }
+                "filter" => {
+                    string(key, v)?;
+                }
+                "table" | "separator" | "auth_type" | "app_id" | "user_id" | "role_id"
+                | "secret_id" | "path" => {
+                    if !string(key, v)?.is_empty() {
+                        return Err(bad(
+                            key,
+                            "belongs to a backend this confd does not ship (etcdv3, etcd, consul, file, env, memory)",
+                        ));
+                    }
+                }
                 "file" => {
                     self.files = match v {
                         toml::Value::Array(a) => a
@@ -439,6 +497,35 @@ impl ConfdConfig {
             }
         }
         Ok(())
+    }
+
+    /// The SRV record(s) to find the backend's nodes in, if `-srv-record` or `-srv-domain` is
+    /// set (not for the env and file backends, as in confd).
+    pub fn srv_record(&self) -> Option<SrvRecord> {
+        if matches!(self.backend.as_str(), "env" | "file" | "memory") {
+            return None;
+        }
+        let etcd = matches!(self.backend.as_str(), "etcd" | "etcdv3");
+        let mut rec = match (&self.srv_record, &self.srv_domain) {
+            (Some(r), _) => SrvRecord::new(r.clone()),
+            (None, Some(d)) => {
+                let d = d.trim_end_matches('.');
+                let r = SrvRecord::new(format!("_{}._tcp.{d}.", self.backend));
+                if etcd && self.scheme == "https" {
+                    r.or(format!("_etcd-client-ssl._tcp.{d}."))
+                } else if etcd {
+                    r.or(format!("_etcd-client._tcp.{d}."))
+                } else {
+                    r
+                }
+            }
+            (None, None) => return None,
+        };
+        // A bare host:port takes TLS from the client certificate flags; https:// says so.
+        if etcd && self.scheme == "https" {
+            rec = rec.with_scheme("https");
+        }
+        Some(rec)
     }
 
     /// The engine's options: `-onetime` beats `-watch`, else interval mode. An interval of
@@ -493,6 +580,69 @@ mod tests {
         assert_eq!(cfg.backend, "etcdv3");
         assert_eq!(cfg.nodes, ["127.0.0.1:2379"]);
         assert!(cfg.watch, "file value kept when no flag is given");
+    }
+
+    #[test]
+    fn srv_domain_asks_for_confds_record_then_etcds_own() {
+        let cfg = |backend: &str, scheme: &str| ConfdConfig {
+            backend: backend.into(),
+            scheme: scheme.into(),
+            srv_domain: Some("example.com".into()),
+            ..Default::default()
+        };
+        let r = cfg("etcdv3", "http").srv_record().unwrap();
+        assert_eq!(
+            r.names,
+            [
+                "_etcdv3._tcp.example.com.",
+                "_etcd-client._tcp.example.com."
+            ]
+        );
+        assert_eq!(r.scheme, None);
+        let r = cfg("etcdv3", "https").srv_record().unwrap();
+        assert_eq!(
+            r.names,
+            [
+                "_etcdv3._tcp.example.com.",
+                "_etcd-client-ssl._tcp.example.com."
+            ]
+        );
+        assert_eq!(r.scheme.as_deref(), Some("https"));
+        let r = cfg("consul", "http").srv_record().unwrap();
+        assert_eq!(r.names, ["_consul._tcp.example.com."]);
+        assert!(
+            cfg("env", "http").srv_record().is_none(),
+            "as confd: not for env"
+        );
+        let mut c = cfg("etcdv3", "http");
+        c.srv_record = Some("_etcd-client._tcp.other.org".into());
+        assert_eq!(
+            c.srv_record().unwrap().names,
+            ["_etcd-client._tcp.other.org"]
+        );
+    }
+
+    #[test]
+    fn vault_flags_and_keys_are_refused_by_name() {
+        let e = ConfdConfig::from_args(args(&["-config-file", "/nonexistent", "-role-id", "x"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("-role-id") && e.contains("does not ship"), "{e}");
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("confd.toml");
+        std::fs::write(&file, "srv_domain = \"example.com\"\nrole_id = \"r\"\n").unwrap();
+        let e = ConfdConfig::from_args(args(&["-config-file", file.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("role_id") && e.contains("confd.toml"), "{e}");
+        std::fs::write(
+            &file,
+            "srv_domain = \"example.com\"\nrole_id = \"\"\nonetime = true\n",
+        )
+        .unwrap();
+        let c = ConfdConfig::from_args(args(&["-config-file", file.to_str().unwrap()])).unwrap();
+        assert_eq!(c.srv_domain.as_deref(), Some("example.com"));
+        assert!(c.onetime);
     }
 
     #[test]

@@ -20,6 +20,8 @@ use discovery_core::registrator::{AgentServices, Backend, Sweeper};
 use discovery_core::{Codec, Error, Key, Layout, MemoryBackend, Result, ServiceInstance};
 
 use crate::backend::BackendSpec;
+use crate::discover::DiscoverFlags;
+use discovery_core::endpoints::{Discovery, Family, SrvRecord};
 
 /// The Consul agent's services, for `-cleanup`.
 #[derive(Clone, Debug)]
@@ -69,10 +71,23 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// The Consul configuration of `consul://host:port` or (`tls`) `consul-tls://host:port`.
-fn consul_config(uri: &str, tls: bool) -> Result<ConsulConfig> {
+/// The Consul configuration of `consul://host:port` or (`tls`) `consul-tls://host:port`; with
+/// no host, the agent is found as [`DiscoverFlags`] says (`CONSUL_HTTP_ADDR`, ...).
+async fn consul_config(uri: &str, tls: bool, discover: &DiscoverFlags) -> Result<ConsulConfig> {
     let (_, rest) = uri.split_once("://").unwrap_or(("", uri));
-    let host = rest.split('/').next().unwrap_or("");
+    let mut host = rest.split('/').next().unwrap_or("").to_owned();
+    if host.is_empty() || discover.srv_record.is_some() {
+        let found = Discovery::new(Family::Consul)
+            .srv(discover.srv_record.clone().map(SrvRecord::new))
+            .nodes(Some(host.clone()).filter(|h| !h.is_empty()))
+            .gateway(discover.gateway)
+            .resolve()
+            .await?;
+        host = found.endpoints.first().cloned().unwrap_or_default();
+        if let Some((_, h)) = host.split_once("://") {
+            host = h.to_owned();
+        }
+    }
     let scheme = if tls { "consuls" } else { "consul" };
     let mut cfg = ConsulConfig::from_url(&format!("{scheme}://{host}"))?;
     if let Some(token) = env("CONSUL_HTTP_TOKEN") {
@@ -95,12 +110,13 @@ fn consul_config(uri: &str, tls: bool) -> Result<ConsulConfig> {
 
 /// Opens the registry of `uri` (see the module documentation), without checking that it
 /// answers (etcd's connection does check).
-pub async fn open(uri: &str) -> Result<Backend> {
+pub async fn open(uri: &str, discover: &DiscoverFlags) -> Result<Backend> {
     let scheme = uri.split_once("://").map(|(s, _)| s).unwrap_or("");
     let layout = Layout::new(prefix_key(uri)?, Codec::Plain);
     match scheme {
         "consul" | "consul-tls" => {
-            let consul = ConsulBackend::new(consul_config(uri, scheme == "consul-tls")?)?;
+            let consul =
+                ConsulBackend::new(consul_config(uri, scheme == "consul-tls", discover).await?)?;
             Ok(Backend {
                 registry: Arc::new(consul.clone()),
                 sweeper: Sweeper::Agent(Arc::new(ConsulAgent(consul))),
@@ -122,7 +138,8 @@ pub async fn open(uri: &str) -> Result<Backend> {
             })
         }
         _ => {
-            let spec = BackendSpec::from_url(uri)?;
+            let mut spec = BackendSpec::from_url(uri)?;
+            discover.apply(&mut spec);
             if spec.kind != "etcdv3" {
                 return Err(Error::invalid_config(
                     "registry URI",
@@ -158,10 +175,10 @@ async fn open_etcd(_: &BackendSpec, _: Layout) -> Result<Backend> {
 /// Opens the registry of `uri` and pings it (registrator's `Ping`), trying again every
 /// `retry.interval` up to `retry.attempts` more times after a failure. A URI, name or
 /// configuration error is returned at once; otherwise the last attempt's error.
-pub async fn connect(uri: &str, retry: Retry) -> Result<Backend> {
+pub async fn connect(uri: &str, retry: Retry, discover: &DiscoverFlags) -> Result<Backend> {
     let mut attempt = 0u32;
     loop {
-        let result = match open(uri).await {
+        let result = match open(uri, discover).await {
             Ok(b) => b.sweeper.ping().await.map(|()| b),
             Err(e) => Err(e),
         };
@@ -195,18 +212,31 @@ mod tests {
             "/services/x"
         );
         assert_eq!(prefix_key("consul://127.0.0.1:8500").unwrap().as_str(), "/");
-        let c = consul_config("consul-tls://10.0.0.1:8501", true).unwrap();
+    }
+
+    #[tokio::test]
+    async fn consul_urls() {
+        let none = DiscoverFlags::default();
+        let c = consul_config("consul-tls://10.0.0.1:8501", true, &none)
+            .await
+            .unwrap();
         assert_eq!(c.address, "https://10.0.0.1:8501");
         assert!(c.tls.is_some());
-        let c = consul_config("consul://10.0.0.1", false).unwrap();
+        let c = consul_config("consul://10.0.0.1", false, &none)
+            .await
+            .unwrap();
         assert_eq!(c.address, "http://10.0.0.1:8500");
     }
 
     #[tokio::test]
     async fn unsupported_schemes_fail_at_once_and_memory_works() {
-        let e = connect("consulkv://127.0.0.1:8500/services", Retry::default())
-            .await
-            .unwrap_err();
+        let e = connect(
+            "consulkv://127.0.0.1:8500/services",
+            Retry::default(),
+            &DiscoverFlags::default(),
+        )
+        .await
+        .unwrap_err();
         assert!(e.to_string().contains("consulkv"), "{e}");
         let e = connect(
             "zookeeper://127.0.0.1:2181/x",
@@ -214,11 +244,14 @@ mod tests {
                 attempts: None,
                 interval: Duration::from_millis(1),
             },
+            &DiscoverFlags::default(),
         )
         .await
         .unwrap_err();
         assert!(matches!(e, Error::InvalidConfig { .. }), "{e}");
-        connect("memory://", Retry::default()).await.unwrap();
+        connect("memory://", Retry::default(), &DiscoverFlags::default())
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -229,7 +262,9 @@ mod tests {
             attempts: Some(2),
             interval: Duration::from_millis(100),
         };
-        let e = connect("consul://127.0.0.1:1", retry).await.unwrap_err();
+        let e = connect("consul://127.0.0.1:1", retry, &DiscoverFlags::default())
+            .await
+            .unwrap_err();
         assert!(e.is_retryable(), "{e}");
         let took = start.elapsed();
         assert!(
