@@ -1,8 +1,13 @@
-//! The confd dialect: memkv store functions plus confd's helpers, and [`ConfdTemplate`]; the
+//! The confd dialect: memkv store functions plus confd's helpers and the functions the
+//! abtreece/confd fork added, and [`ConfdTemplate`]; the
 //! confd engine ([`runner::ConfdRunner`]) with its [`options`] and `conf.d` [`resource`]s.
 
 mod control;
 mod datetime;
+mod fork_data;
+mod fork_funcs;
+mod fork_strings;
+mod fork_system;
 mod helpers;
 mod memkv;
 pub mod options;
@@ -38,6 +43,7 @@ pub(crate) fn funcs() -> &'static FuncMap {
         let mut f = FuncMap::new();
         memkv::register(&mut f);
         helpers::register(&mut f);
+        fork_funcs::register(&mut f);
         f
     })
 }

@@ -1,0 +1,147 @@
+//! The functions abtreece/confd (the maintained confd fork, v0.41) has beyond confd 0.17:
+//! the 28 utility functions of v0.41.0 ([`super::fork_strings`], [`super::fork_data`]) and
+//! `hostname`, `lookupIfaceIPV4`, `lookupIfaceIPV6` ([`super::fork_system`]).
+//!
+//! They are new names, so a template written for confd 0.17 renders as before; one using them
+//! renders as under the fork.
+
+use crate::func::FuncMap;
+
+/// Every name this module registers, as the fork's `utilityFuncMap` and `newFuncMap` spell them.
+#[cfg(test)]
+const FORK_FUNCTIONS: [&str; 31] = [
+    // Defaults & conditionals
+    "default",
+    "ternary",
+    "coalesce",
+    "empty",
+    // JSON
+    "toJson",
+    "fromJson",
+    "toPrettyJson",
+    // Formatting
+    "indent",
+    "nindent",
+    "quote",
+    "squote",
+    // Regex
+    "regexMatch",
+    "regexFind",
+    "regexReplaceAll",
+    // Strings
+    "trimPrefix",
+    "repeat",
+    "nospace",
+    "snakecase",
+    "camelcase",
+    "kebabcase",
+    // Collections
+    "dict",
+    "list",
+    "hasKey",
+    "keys",
+    "values",
+    "append",
+    "pluck",
+    // Hashing
+    "sha256sum",
+    // Host
+    "hostname",
+    "lookupIfaceIPV4",
+    "lookupIfaceIPV6",
+];
+
+/// Registers the fork's functions.
+pub(super) fn register(funcs: &mut FuncMap) {
+    super::fork_strings::register(funcs);
+    super::fork_data::register(funcs);
+    super::fork_system::register(funcs);
+}
+
+/// Renders `source` as a confd template with no keys; an error becomes its message.
+#[cfg(test)]
+pub(super) fn render(source: &str) -> String {
+    use discovery_core::{RenderData, Renderer};
+
+    use crate::{ConfdTemplate, Dialect, Template, TemplateOptions};
+
+    let opts = TemplateOptions::new(Dialect::Confd).name("t.tmpl");
+    let rendered = Template::parse(source, opts)
+        .and_then(|t| ConfdTemplate::new(t, "/", vec![]).render(&RenderData::default()));
+    match rendered {
+        Ok(r) => r.output,
+        Err(e) => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{render, FORK_FUNCTIONS};
+    use crate::{Dialect, Template};
+
+    #[test]
+    fn every_fork_function_is_registered() {
+        let names = Template::function_names(Dialect::Confd);
+        for f in FORK_FUNCTIONS {
+            assert!(names.iter().any(|n| n == f), "{f} is not registered");
+        }
+        // 28 utility functions (CHANGELOG v0.41.0, "Add 28 utility template functions") + 3.
+        assert_eq!(FORK_FUNCTIONS.len(), 28 + 3);
+    }
+
+    /// TestUtilityFuncsInTemplate in abtreece/confd pkg/template/utility_funcs_test.go: each
+    /// line it checks, here with the whole output.
+    #[test]
+    fn utility_funcs_in_template() {
+        let source = r#"{{- $d := default "fallback" "" -}}
+default: {{ $d }}
+ternary: {{ ternary "yes" "no" true }}
+coalesce: {{ coalesce "" nil "found" }}
+toJson: {{ toJson (list 1 2 3) }}
+indent: |
+{{ indent 4 "line1\nline2" }}
+quote: {{ quote "hello" }}
+squote: {{ squote "world" }}
+sha256: {{ sha256sum "test" }}
+hasKey: {{ hasKey (dict "a" 1) "a" }}
+regex: {{ regexMatch "^hello" "hello world" }}
+snake: {{ snakecase "HelloWorld" }}
+camel: {{ camelcase "hello_world" }}
+kebab: {{ kebabcase "HelloWorld" }}
+nospace: {{ nospace "a b c" }}
+repeat: {{ repeat 3 "ab" }}
+trimPrefix: {{ trimPrefix "Hello, World" "Hello, " }}
+empty_true: {{ empty "" }}
+empty_false: {{ empty "x" }}"#;
+        let want = "default: fallback
+ternary: yes
+coalesce: found
+toJson: [1,2,3]
+indent: |
+    line1
+    line2
+quote: \"hello\"
+squote: 'world'
+sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+hasKey: true
+regex: true
+snake: hello_world
+camel: helloWorld
+kebab: hello-world
+nospace: abc
+repeat: ababab
+trimPrefix: World
+empty_true: true
+empty_false: false";
+        assert_eq!(render(source), want);
+    }
+
+    /// A confd 0.17 function is unchanged by the fork's additions (`map` and `dict` agree).
+    #[test]
+    fn map_and_dict_agree() {
+        assert_eq!(
+            render(r#"{{map "b" 1 "a" 2}} {{dict "b" 1 "a" 2}}"#),
+            "map[a:2 b:1] map[a:2 b:1]"
+        );
+    }
+}
