@@ -18,9 +18,16 @@ use crate::jinja::JinjaTemplate;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Dialect {
-    /// confd: `get gets getv getvs ls lsdir exists` and confd's helpers.
+    /// confd: `get gets getv getvs ls lsdir exists`, confd 0.17's helpers, and the functions
+    /// the abtreece/confd fork added (`default`, `toJson`, `dict`, `include`, ...), which are new
+    /// names and so change nothing for a confd 0.17 template.
     #[default]
     Confd,
+    /// abtreece/confd (v0.41): [`Dialect::Confd`] with the fork's changes to confd 0.17's own
+    /// functions: `seq 5 1` counts down, `reverse` returns a copy, `div`/`mod` by zero fail with
+    /// `division by zero`/`modulo by zero`, `fileExists` is false when the file cannot be
+    /// stat'ed.
+    ConfdFork,
     /// consul-template: `service services key keyOrDefault ls tree ...` and its helpers.
     ConsulTemplate,
 }
@@ -252,6 +259,7 @@ impl Template {
     fn funcs_for(dialect: Dialect) -> &'static FuncMap {
         match dialect {
             Dialect::Confd => crate::confd::funcs(),
+            Dialect::ConfdFork => crate::confd::fork_funcs(),
             Dialect::ConsulTemplate => crate::consul_template::funcs(),
         }
     }
@@ -268,7 +276,7 @@ impl Template {
             Engine::Go(t) => {
                 let missing = match (opts.dialect, opts.error_on_missing_key) {
                     (_, true) => MissingKey::Error,
-                    (Dialect::Confd, false) => MissingKey::Default,
+                    (Dialect::Confd | Dialect::ConfdFork, false) => MissingKey::Default,
                     (Dialect::ConsulTemplate, false) => MissingKey::Zero,
                 };
                 t.execute(&Value::UNDEFINED, funcs, state.as_ref(), missing)

@@ -4,6 +4,7 @@
 
 mod control;
 mod datetime;
+mod fork_changes;
 mod fork_data;
 mod fork_funcs;
 mod fork_strings;
@@ -44,6 +45,17 @@ pub(crate) fn funcs() -> &'static FuncMap {
         memkv::register(&mut f);
         helpers::register(&mut f);
         fork_funcs::register(&mut f);
+        f
+    })
+}
+
+/// The abtreece/confd fork's function map: [`funcs`] with the fork's changes to confd 0.17's
+/// own functions (`seq reverse div mod fileExists`), built once.
+pub(crate) fn fork_funcs() -> &'static FuncMap {
+    static FUNCS: OnceLock<FuncMap> = OnceLock::new();
+    FUNCS.get_or_init(|| {
+        let mut f = funcs().clone();
+        fork_changes::register(&mut f);
         f
     })
 }
