@@ -80,6 +80,9 @@ pub struct TemplateOptions {
     pub env: Option<BTreeMap<String, String>>,
     /// The directory consul-template's `file` may read under; `None` disables `file`.
     pub file_sandbox: Option<PathBuf>,
+    /// The templates directory confd's `include` reads from (confd's `<confdir>/templates`);
+    /// `None` makes `include` fail.
+    pub include_dir: Option<PathBuf>,
 }
 
 impl Default for TemplateOptions {
@@ -93,6 +96,7 @@ impl Default for TemplateOptions {
             error_on_missing_key: false,
             env: None,
             file_sandbox: None,
+            include_dir: None,
         }
     }
 }
@@ -134,6 +138,12 @@ impl TemplateOptions {
     /// Makes a missing map key an error (consul-template `error_on_missing_key`).
     pub fn error_on_missing_key(mut self, on: bool) -> Self {
         self.error_on_missing_key = on;
+        self
+    }
+
+    /// Sets the templates directory confd's `include` reads from.
+    pub fn include_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.include_dir = Some(dir.into());
         self
     }
 
@@ -262,6 +272,11 @@ impl Template {
             Dialect::ConfdFork => crate::confd::fork_funcs(),
             Dialect::ConsulTemplate => crate::consul_template::funcs(),
         }
+    }
+
+    /// The function map of the template's dialect.
+    pub(crate) fn funcs(&self) -> &'static FuncMap {
+        Self::funcs_for(self.inner.opts.dialect)
     }
 
     pub(crate) fn env_source(&self) -> EnvSource {

@@ -1,6 +1,7 @@
 //! The functions abtreece/confd (the maintained confd fork, v0.41) has beyond confd 0.17:
 //! the 28 utility functions of v0.41.0 ([`super::fork_strings`], [`super::fork_data`]) and
-//! `hostname`, `lookupIfaceIPV4`, `lookupIfaceIPV6` ([`super::fork_system`]).
+//! `hostname`, `lookupIfaceIPV4`, `lookupIfaceIPV6` ([`super::fork_system`]) and `include`
+//! ([`super::include`]).
 //!
 //! They are new names, so a template written for confd 0.17 renders as before; one using them
 //! renders as under the fork.
@@ -9,7 +10,7 @@ use crate::func::FuncMap;
 
 /// Every name this module registers, as the fork's `utilityFuncMap` and `newFuncMap` spell them.
 #[cfg(test)]
-const FORK_FUNCTIONS: [&str; 31] = [
+const FORK_FUNCTIONS: [&str; 32] = [
     // Defaults & conditionals
     "default",
     "ternary",
@@ -49,6 +50,8 @@ const FORK_FUNCTIONS: [&str; 31] = [
     "hostname",
     "lookupIfaceIPV4",
     "lookupIfaceIPV6",
+    // Templates
+    "include",
 ];
 
 /// Registers the fork's functions.
@@ -56,6 +59,7 @@ pub(super) fn register(funcs: &mut FuncMap) {
     super::fork_strings::register(funcs);
     super::fork_data::register(funcs);
     super::fork_system::register(funcs);
+    super::include::register(funcs);
 }
 
 /// Renders `source` as a confd template with no keys; an error becomes its message.
@@ -85,8 +89,9 @@ mod tests {
         for f in FORK_FUNCTIONS {
             assert!(names.iter().any(|n| n == f), "{f} is not registered");
         }
-        // 28 utility functions (CHANGELOG v0.41.0, "Add 28 utility template functions") + 3.
-        assert_eq!(FORK_FUNCTIONS.len(), 28 + 3);
+        // 28 utility functions (CHANGELOG v0.41.0, "Add 28 utility template functions"), the
+        // three host functions and `include`.
+        assert_eq!(FORK_FUNCTIONS.len(), 28 + 4);
     }
 
     /// TestUtilityFuncsInTemplate in abtreece/confd pkg/template/utility_funcs_test.go: each

@@ -10,6 +10,7 @@ mod fork_funcs;
 mod fork_strings;
 mod fork_system;
 mod helpers;
+mod include;
 mod memkv;
 pub mod options;
 mod pathmatch;
@@ -35,6 +36,12 @@ use crate::template::{EnvSource, Template};
 pub(crate) struct ConfdState {
     pub(crate) store: Arc<memkv::MemKv>,
     pub(crate) env: EnvSource,
+    /// The template's function map (an included template is parsed with it).
+    pub(crate) funcs: &'static FuncMap,
+    /// Where `include` finds templates; `None` disables it.
+    pub(crate) include_dir: Option<std::path::PathBuf>,
+    /// The files `include` is rendering.
+    pub(crate) includes: include::IncludeStack,
 }
 
 /// confd's function map (built once).
@@ -159,6 +166,9 @@ impl ConfdTemplate {
         let state = Arc::new(ConfdState {
             store: store.store.clone(),
             env: self.template.env_source(),
+            funcs: self.template.funcs(),
+            include_dir: self.template.options().include_dir.clone(),
+            includes: include::IncludeStack::default(),
         });
         let output = self.template.execute(state)?;
         let mut rendered = Rendered::default();
