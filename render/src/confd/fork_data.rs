@@ -234,6 +234,12 @@ mod tests {
             "{\n  \"key\": \"value\"\n}"
         );
         assert_eq!(render(r#"{{toPrettyJson nil}}"#), "null");
+        // A time.Time marshals as RFC 3339 with nanoseconds (Go's Time.MarshalJSON).
+        let t = r#"{{$t := datetime.UTC}}{{toJson $t}} {{printf "%q" ($t.Format "2006-01-02T15:04:05.999999999Z07:00")}}"#;
+        let out = render(t);
+        let (json, want) = out.split_once(' ').unwrap();
+        assert_eq!(json, want);
+        assert!(json.starts_with("\"20") && json.ends_with("Z\""), "{json}");
         assert_eq!(render(r#"{{(fromJson `{"key":"value"}`).key}}"#), "value");
         assert_eq!(render(r#"{{fromJson "[1,2,3]"}}"#), "[1 2 3]");
         assert_eq!(render(r#"{{fromJson `"hello"`}}"#), "hello");

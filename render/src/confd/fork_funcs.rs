@@ -141,6 +141,51 @@ empty_false: false";
         assert_eq!(render(source), want);
     }
 
+    /// The examples of docs/templates.md ("Utility Functions") in abtreece/confd.
+    #[test]
+    fn documented_examples() {
+        let cases = [
+            (
+                r#"{{toJson (dict "host" "db1" "port" (atoi "5432"))}}"#,
+                r#"{"host":"db1","port":5432}"#,
+            ),
+            (
+                r#"{{$servers := list "web1" "web2"}}{{$servers = append $servers "web3"}}{{$servers}}"#,
+                "[web1 web2 web3]",
+            ),
+            (
+                r#"{{$services := list (dict "name" "web" "port" 80) (dict "name" "api" "port" 8080)}}{{toJson (pluck "port" (index $services 0) (index $services 1))}}"#,
+                "[80,8080]",
+            ),
+            (
+                r#"{{$config := fromJson `{"host":"h","debug":true}`}}{{range keys $config}}{{.}}: {{index $config .}};{{end}}{{if hasKey $config "debug"}} debug{{end}}"#,
+                "debug: true;host: h; debug",
+            ),
+            (
+                r#"{{range values (fromJson `{"b":443,"a":80}`)}}- {{.}} {{end}}"#,
+                "- 80 - 443 ",
+            ),
+            (
+                r#"{{$server := dict "host" "h" "port" "1"}}{{index $server "host"}}:{{index $server "port"}}"#,
+                "h:1",
+            ),
+            (r#"{{range list "web" "api"}}[{{.}}]{{end}}"#, "[web][api]"),
+            (r#"{{regexFind "[0-9]+\\.[0-9]+" "app v1.25.3"}}"#, "1.25"),
+            (
+                r#"{{regexReplaceAll "[^a-zA-Z0-9]" "my app!" "_"}}"#,
+                "my_app_",
+            ),
+            (r#"{{toUpper (snakecase "settingName")}}"#, "SETTING_NAME"),
+            (
+                r#"config:{{nindent 2 "a: 1\nb: 2"}}"#,
+                "config:\n  a: 1\n  b: 2",
+            ),
+        ];
+        for (source, want) in cases {
+            assert_eq!(render(source), want, "{source}");
+        }
+    }
+
     /// A confd 0.17 function is unchanged by the fork's additions (`map` and `dict` agree).
     #[test]
     fn map_and_dict_agree() {
