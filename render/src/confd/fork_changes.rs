@@ -22,6 +22,9 @@ fn seq(first: i64, last: i64) -> Vec<Value> {
     }
 }
 
+/// An integer operation of `div`/`mod`.
+type IntOp = fn(i64, i64) -> i64;
+
 /// Registers the fork's versions of `seq`, `reverse`, `div`, `mod` and `fileExists`.
 pub(super) fn register(funcs: &mut FuncMap) {
     funcs.insert("seq", Arity::exact(2), |_, a| {
@@ -40,17 +43,17 @@ pub(super) fn register(funcs: &mut FuncMap) {
             _ => Ok(v.clone()),
         }
     });
-    for (name, what) in [("div", "division"), ("mod", "modulo")] {
+    let ops: [(&str, &str, IntOp); 2] = [
+        ("div", "division", i64::wrapping_div),
+        ("mod", "modulo", i64::wrapping_rem),
+    ];
+    for (name, what, op) in ops {
         funcs.insert(name, Arity::exact(2), move |_, a| {
             let (x, y) = (arg_int(a, 0)?, arg_int(a, 1)?);
             if y == 0 {
                 return Err(FuncError::new(format!("{what} by zero")));
             }
-            Ok(Value::from(if name == "div" {
-                x.wrapping_div(y)
-            } else {
-                x.wrapping_rem(y)
-            }))
+            Ok(Value::from(op(x, y)))
         });
     }
     funcs.insert("fileExists", Arity::exact(1), |_, a| {
