@@ -186,6 +186,27 @@ empty_false: false";
         }
     }
 
+    /// In Jinja syntax the fork's functions are there too, but minijinja's own `dict` (keyword
+    /// arguments) is kept.
+    #[test]
+    fn jinja_keeps_its_dict() {
+        use discovery_core::{RenderData, Renderer};
+
+        use crate::{ConfdTemplate, Dialect, Syntax, Template, TemplateOptions};
+
+        let opts = TemplateOptions::new(Dialect::Confd).syntax(Syntax::Jinja);
+        let source = "{{ dict(a=1).a }} {{ toJson(map(\"b\", list(1, 2))) }} {{ sha256sum(\"\") }}";
+        let t = Template::parse(source, opts).unwrap();
+        let out = ConfdTemplate::new(t, "/", vec![])
+            .render(&RenderData::default())
+            .unwrap()
+            .output;
+        assert_eq!(
+            out,
+            "1 {\"b\":[1,2]} e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
     /// A confd 0.17 function is unchanged by the fork's additions (`map` and `dict` agree).
     #[test]
     fn map_and_dict_agree() {
