@@ -8,6 +8,7 @@
 //! The templates directory comes from [`crate::TemplateOptions::include_dir`] (the confd
 //! runner sets `<confdir>/templates`).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -21,14 +22,19 @@ use crate::gotmpl::{GoTemplate, MissingKey, ParseOptions};
 /// The fork's `maxIncludeDepth`.
 const MAX_INCLUDE_DEPTH: usize = 10;
 
-/// The files being included in one render, outermost first (the fork's `IncludeContext`).
+/// One render's includes: the files being included, outermost first (the fork's
+/// `IncludeContext`), and the files parsed so far (each is read and parsed once per render, so
+/// an `include` inside a `range` does not parse the file for every item).
 #[derive(Debug, Default)]
-pub(crate) struct IncludeStack(Mutex<Vec<String>>);
+pub(crate) struct Includes {
+    stack: Mutex<Vec<String>>,
+    parsed: Mutex<HashMap<String, GoTemplate>>,
+}
 
-impl IncludeStack {
+impl Includes {
     /// Enters `path`: refused when it is already being included or the stack is full.
     fn push(&self, path: &str) -> Result<(), FuncError> {
-        let mut stack = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stack = self.stack.lock().unwrap_or_else(|e| e.into_inner());
         if stack.iter().any(|p| p == path) {
             return Err(FuncError::new(format!(
                 "include cycle detected: {path} is already being processed"
@@ -45,7 +51,29 @@ impl IncludeStack {
 
     /// Leaves the innermost include.
     fn pop(&self) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        self.stack.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    }
+
+    /// The template at `path`, read and parsed with `funcs` the first time it is asked for.
+    fn template(&self, funcs: &FuncMap, name: &str, path: &str) -> Result<GoTemplate, FuncError> {
+        let cached = self
+            .parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+            .cloned();
+        if let Some(t) = cached {
+            return Ok(t);
+        }
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| FuncError::new(format!("include {name}: {}", read_error(path, &e))))?;
+        let t = GoTemplate::parse(&path_base(path), &source, funcs, &ParseOptions::default())
+            .map_err(|e| FuncError::new(format!("parse include {name}: {e}")))?;
+        self.parsed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_owned(), t.clone());
+        Ok(t)
     }
 }
 
@@ -83,13 +111,9 @@ fn read_error(path: &str, e: &std::io::Error) -> String {
     format!("open {path}: {lowered}")
 }
 
-/// Reads, parses and executes the included file at `path` (already pushed on the stack).
+/// Executes the included file at `path` (already pushed on the stack) with `dot`.
 fn render_file(state: &ConfdState, name: &str, path: &str, dot: &Value) -> FuncResult {
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| FuncError::new(format!("include {name}: {}", read_error(path, &e))))?;
-    let base = path_base(path);
-    let template = GoTemplate::parse(&base, &source, state.funcs, &ParseOptions::default())
-        .map_err(|e| FuncError::new(format!("parse include {name}: {e}")))?;
+    let template = state.includes.template(state.funcs, name, path)?;
     let out = template
         .execute(dot, state.funcs, state, MissingKey::Default)
         .map_err(|e| FuncError {
@@ -218,6 +242,11 @@ mod tests {
             "[<no value>]"
         );
         assert_eq!(render_with(d, "{{include \"dot.tmpl\" \"v\"}}"), "[v]");
+        // The same file again and again (parsed once per render).
+        assert_eq!(
+            render_with(d, "{{range seq 1 3}}{{include \"dot.tmpl\" .}}{{end}}"),
+            "[1][2][3]"
+        );
     }
 
     #[test]

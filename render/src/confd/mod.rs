@@ -41,7 +41,7 @@ pub(crate) struct ConfdState {
     /// Where `include` finds templates; `None` disables it.
     pub(crate) include_dir: Option<std::path::PathBuf>,
     /// The files `include` is rendering.
-    pub(crate) includes: include::IncludeStack,
+    pub(crate) includes: include::Includes,
 }
 
 /// confd's function map (built once).
@@ -168,7 +168,7 @@ impl ConfdTemplate {
             env: self.template.env_source(),
             funcs: self.template.funcs(),
             include_dir: self.template.options().include_dir.clone(),
-            includes: include::IncludeStack::default(),
+            includes: include::Includes::default(),
         });
         let output = self.template.execute(state)?;
         let mut rendered = Rendered::default();
