@@ -63,29 +63,8 @@ pub(super) fn register(funcs: &mut FuncMap) {
 
 #[cfg(test)]
 mod tests {
-    use discovery_core::{Key, KvPair, KvSnapshot, RenderData, Renderer, Revision};
-
-    use super::super::fork_funcs::render;
-    use crate::{ConfdTemplate, Dialect, Template, TemplateOptions};
-
-    /// Renders `source` in `dialect` with keys `/r/a`=1, `/r/b`=2, `/r/c`=3.
-    fn render_in(dialect: Dialect, source: &str) -> String {
-        let mut kv = KvSnapshot::default();
-        for (k, v) in [("/r/a", "1"), ("/r/b", "2"), ("/r/c", "3")] {
-            let key = Key::new(k).unwrap();
-            let pair = KvPair {
-                key: key.clone(),
-                value: v.into(),
-                mod_revision: Revision(1),
-            };
-            kv.pairs.insert(key, pair);
-        }
-        let t = Template::parse(source, TemplateOptions::new(dialect).name("t.tmpl")).unwrap();
-        match ConfdTemplate::new(t, "/", vec!["/r".into()]).render(&RenderData::from_kv(kv)) {
-            Ok(r) => r.output,
-            Err(e) => e.to_string(),
-        }
-    }
+    use super::super::fork_funcs::{render, render_in};
+    use crate::{Dialect, Template};
 
     fn fork(source: &str) -> String {
         render_in(Dialect::ConfdFork, source)

@@ -78,9 +78,36 @@ pub(super) fn render(source: &str) -> String {
     }
 }
 
+/// Renders `source` in `dialect` with keys `/r/a`=1, `/r/b`=2, `/r/c`=3 under prefix `/`.
+#[cfg(test)]
+pub(super) fn render_in(dialect: crate::Dialect, source: &str) -> String {
+    use discovery_core::{Key, KvPair, KvSnapshot, RenderData, Renderer, Revision};
+
+    use crate::{ConfdTemplate, Template, TemplateOptions};
+
+    let mut kv = KvSnapshot::default();
+    for (k, v) in [("/r/a", "1"), ("/r/b", "2"), ("/r/c", "3")] {
+        let key = Key::new(k).unwrap();
+        let pair = KvPair {
+            key: key.clone(),
+            value: v.into(),
+            mod_revision: Revision(1),
+        };
+        kv.pairs.insert(key, pair);
+    }
+    let rendered =
+        Template::parse(source, TemplateOptions::new(dialect).name("t.tmpl")).and_then(|t| {
+            ConfdTemplate::new(t, "/", vec!["/r".into()]).render(&RenderData::from_kv(kv))
+        });
+    match rendered {
+        Ok(r) => r.output,
+        Err(e) => e.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::{render, FORK_FUNCTIONS};
+    use super::{render, render_in, FORK_FUNCTIONS};
     use crate::{Dialect, Template};
 
     #[test]
@@ -205,6 +232,35 @@ empty_false: false";
             out,
             "1 {\"b\":[1,2]} e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
+    }
+
+    /// The fork's functions on what confd's store functions return.
+    #[test]
+    fn on_store_values() {
+        let cases = [
+            (r#"{{toJson (getvs "/r/*")}}"#, r#"["1","2","3"]"#),
+            (
+                r#"{{toJson (get "/r/a")}}"#,
+                r#"{"Key":"/r/a","Value":"1"}"#,
+            ),
+            (
+                r#"{{toJson (gets "/r/*")}}"#,
+                r#"[{"Key":"/r/a","Value":"1"},{"Key":"/r/b","Value":"2"},{"Key":"/r/c","Value":"3"}]"#,
+            ),
+            (r#"{{default "x" (getv "/r/a")}}"#, "1"),
+            (r#"{{empty (getvs "/r/none/*")}}"#, "true"),
+            (r#"{{empty (get "/r/a")}}"#, "false"),
+            (r#"{{quote (getv "/r/b")}}"#, r#""2""#),
+            (r#"{{list (get "/r/a") (getv "/r/b")}}"#, "[{/r/a 1} 2]"),
+            // `printf 1,2,3 | sha256sum` (coreutils).
+            (
+                r#"{{join (getvs "/r/*") "," | sha256sum}}"#,
+                "8a6ae15122001229edb8866f56e342af12ae8187203c3e3b33931743e7c0c48d",
+            ),
+        ];
+        for (source, want) in cases {
+            assert_eq!(render_in(crate::Dialect::Confd, source), want, "{source}");
+        }
     }
 
     /// A confd 0.17 function is unchanged by the fork's additions (`map` and `dict` agree).
