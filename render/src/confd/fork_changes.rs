@@ -1,7 +1,8 @@
 //! Where abtreece/confd changed confd 0.17's own functions (its #546, "correctness and safety
 //! fixes"): `seq` counts down when first > last, `reverse` returns a reversed copy, `div` and
 //! `mod` return an error for a zero divisor instead of panicking, and `fileExists` is false
-//! when the file cannot be stat'ed for any reason.
+//! when the file cannot be stat'ed for any reason. Its store (`pkg/memkv`) also names a
+//! malformed `gets`/`getvs` pattern: `invalid pattern "[": syntax error in pattern`.
 //!
 //! These override confd 0.17's behaviour, which templates may rely on (`range seq 1 (len $l)`
 //! is empty for an empty `$l` under 0.17), so they make up their own dialect,
@@ -10,6 +11,7 @@
 use minijinja::value::Value;
 
 use super::memkv::KVPAIR_TYPE;
+use super::pathmatch::BAD_PATTERN;
 use crate::func::{arg_int, arg_str, arg_value, Arity, FuncError, FuncMap};
 use crate::value::{as_go_list, go_list, ListKind};
 
@@ -59,6 +61,23 @@ pub(super) fn register(funcs: &mut FuncMap) {
     funcs.insert("fileExists", Arity::exact(1), |_, a| {
         Ok(std::fs::metadata(arg_str(a, 0)?).is_ok().into())
     });
+    for name in ["gets", "getvs"] {
+        let Some(inner) = funcs.get(name).cloned() else {
+            continue;
+        };
+        funcs.insert(name, inner.arity, move |ctx, a| {
+            inner.call(ctx, a).map_err(|e| {
+                if e.message != BAD_PATTERN {
+                    return e;
+                }
+                let pattern = a.first().and_then(Value::as_str).unwrap_or_default();
+                FuncError::new(format!(
+                    "invalid pattern {}: {BAD_PATTERN}",
+                    crate::gofmt::quote(pattern)
+                ))
+            })
+        });
+    }
 }
 
 #[cfg(test)]
@@ -107,6 +126,24 @@ mod tests {
         assert!(fork("{{div 1 0}}").contains("error calling div: division by zero"));
         assert!(fork("{{mod 1 0}}").contains("error calling mod: modulo by zero"));
         assert!(render("{{div 1 0}}").contains("integer divide by zero"));
+    }
+
+    // pkg/memkv/store.go GetAll: `fmt.Errorf("invalid pattern %q: %w", pattern, err)`.
+    #[test]
+    fn bad_patterns_are_named() {
+        for f in ["gets", "getvs"] {
+            let t = format!("{{{{{f} \"/r/[\"}}}}");
+            assert!(
+                fork(&t).contains(r#"invalid pattern "/r/[": syntax error in pattern"#),
+                "{f}: {}",
+                fork(&t)
+            );
+            let old = render_in(Dialect::Confd, &t);
+            assert!(
+                old.contains(&format!("error calling {f}: syntax error in pattern")),
+                "{old}"
+            );
+        }
     }
 
     #[test]
