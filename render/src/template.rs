@@ -26,7 +26,7 @@ pub enum Dialect {
     /// abtreece/confd (v0.41): [`Dialect::Confd`] with the fork's changes to confd 0.17's own
     /// functions: `seq 5 1` counts down, `reverse` returns a copy, `div`/`mod` by zero fail with
     /// `division by zero`/`modulo by zero`, `fileExists` is false when the file cannot be
-    /// stat'ed.
+    /// stat'ed, and a malformed `gets`/`getvs` pattern is named in the error.
     ConfdFork,
     /// consul-template: `service services key keyOrDefault ls tree ...` and its helpers.
     ConsulTemplate,
