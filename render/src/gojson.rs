@@ -412,6 +412,14 @@ fn write_json(out: &mut String, v: &Value, indent: &str, depth: usize) -> Result
         }
         _ => {
             if let Some(o) = as_go_object(v) {
+                // time.Time marshals as its RFC 3339 text with nanoseconds (MarshalJSON).
+                if o.type_name() == "time.Time" {
+                    let layout = Value::from("2006-01-02T15:04:05.999999999Z07:00");
+                    if let Some(Ok(text)) = o.method("Format", &[layout]) {
+                        write_string(out, text.as_str().unwrap_or_default());
+                        return Ok(());
+                    }
+                }
                 let entries: Vec<(String, Value)> = struct_fields(o.type_name())
                     .iter()
                     .filter_map(|f| o.field(f).map(|val| ((*f).to_owned(), val)))

@@ -65,7 +65,13 @@ impl JinjaTemplate {
             out.write_str(&crate::value::format_value(value))
                 .map_err(minijinja::Error::from)
         });
+        // minijinja's own global functions (`range dict debug namespace`) stay: Jinja code
+        // relies on `dict(a=1)`, and the dialect has the same under another name (`map`).
+        let builtins: Vec<String> = env.globals().map(|(n, _)| n.to_owned()).collect();
         for name in funcs.names() {
+            if builtins.iter().any(|b| b == name) {
+                continue;
+            }
             let Some(def) = funcs.get(name) else { continue };
             let def = def.clone();
             env.add_function(

@@ -18,9 +18,16 @@ use crate::jinja::JinjaTemplate;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Dialect {
-    /// confd: `get gets getv getvs ls lsdir exists` and confd's helpers.
+    /// confd: `get gets getv getvs ls lsdir exists`, confd 0.17's helpers, and the functions
+    /// the abtreece/confd fork added (`default`, `toJson`, `dict`, `include`, ...), which are new
+    /// names and so change nothing for a confd 0.17 template.
     #[default]
     Confd,
+    /// abtreece/confd (v0.41): [`Dialect::Confd`] with the fork's changes to confd 0.17's own
+    /// functions: `seq 5 1` counts down, `reverse` returns a copy, `div`/`mod` by zero fail with
+    /// `division by zero`/`modulo by zero`, `fileExists` is false when the file cannot be
+    /// stat'ed, and a malformed `gets`/`getvs` pattern is named in the error.
+    ConfdFork,
     /// consul-template: `service services key keyOrDefault ls tree ...` and its helpers.
     ConsulTemplate,
 }
@@ -73,6 +80,9 @@ pub struct TemplateOptions {
     pub env: Option<BTreeMap<String, String>>,
     /// The directory consul-template's `file` may read under; `None` disables `file`.
     pub file_sandbox: Option<PathBuf>,
+    /// The templates directory confd's `include` reads from (confd's `<confdir>/templates`);
+    /// `None` makes `include` fail.
+    pub include_dir: Option<PathBuf>,
 }
 
 impl Default for TemplateOptions {
@@ -86,6 +96,7 @@ impl Default for TemplateOptions {
             error_on_missing_key: false,
             env: None,
             file_sandbox: None,
+            include_dir: None,
         }
     }
 }
@@ -127,6 +138,12 @@ impl TemplateOptions {
     /// Makes a missing map key an error (consul-template `error_on_missing_key`).
     pub fn error_on_missing_key(mut self, on: bool) -> Self {
         self.error_on_missing_key = on;
+        self
+    }
+
+    /// Sets the templates directory confd's `include` reads from.
+    pub fn include_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.include_dir = Some(dir.into());
         self
     }
 
@@ -252,8 +269,14 @@ impl Template {
     fn funcs_for(dialect: Dialect) -> &'static FuncMap {
         match dialect {
             Dialect::Confd => crate::confd::funcs(),
+            Dialect::ConfdFork => crate::confd::fork_funcs(),
             Dialect::ConsulTemplate => crate::consul_template::funcs(),
         }
+    }
+
+    /// The function map of the template's dialect.
+    pub(crate) fn funcs(&self) -> &'static FuncMap {
+        Self::funcs_for(self.inner.opts.dialect)
     }
 
     pub(crate) fn env_source(&self) -> EnvSource {
@@ -268,7 +291,7 @@ impl Template {
             Engine::Go(t) => {
                 let missing = match (opts.dialect, opts.error_on_missing_key) {
                     (_, true) => MissingKey::Error,
-                    (Dialect::Confd, false) => MissingKey::Default,
+                    (Dialect::Confd | Dialect::ConfdFork, false) => MissingKey::Default,
                     (Dialect::ConsulTemplate, false) => MissingKey::Zero,
                 };
                 t.execute(&Value::UNDEFINED, funcs, state.as_ref(), missing)

@@ -84,6 +84,22 @@ fn key_len(v: &Value) -> usize {
         .map_or(0, str::len)
 }
 
+/// confd's `CreateMap` (`map`, and the fork's `dict`): alternating string keys and values
+/// into a `map[string]interface {}`.
+pub(super) fn create_map(a: &[Value]) -> Result<Value, FuncError> {
+    if a.len() % 2 != 0 {
+        return Err(FuncError::new("invalid map call"));
+    }
+    let mut m = BTreeMap::new();
+    for pair in a.chunks(2) {
+        let key = pair[0]
+            .as_str()
+            .ok_or_else(|| FuncError::new("map keys must be strings"))?;
+        m.insert(key.to_owned(), pair[1].clone());
+    }
+    Ok(go_map(MapKind::Interface, m))
+}
+
 /// Registers every confd helper.
 pub(crate) fn register(funcs: &mut FuncMap) {
     funcs.insert("base", Arity::exact(1), |_, a| {
@@ -104,19 +120,7 @@ pub(crate) fn register(funcs: &mut FuncMap) {
     funcs.insert("jsonArray", Arity::exact(1), |_, a| {
         crate::gojson::decode_array(arg_str(a, 0)?).map_err(FuncError::new)
     });
-    funcs.insert("map", Arity::at_least(0), |_, a| {
-        if a.len() % 2 != 0 {
-            return Err(FuncError::new("invalid map call"));
-        }
-        let mut m = BTreeMap::new();
-        for pair in a.chunks(2) {
-            let key = pair[0]
-                .as_str()
-                .ok_or_else(|| FuncError::new("map keys must be strings"))?;
-            m.insert(key.to_owned(), pair[1].clone());
-        }
-        Ok(go_map(MapKind::Interface, m))
-    });
+    funcs.insert("map", Arity::at_least(0), |_, a| create_map(a));
     funcs.insert("getenv", Arity::at_least(1), |ctx, a| {
         let key = arg_str(a, 0)?;
         let value = env_of(ctx).and_then(|e| e.get(key)).unwrap_or_default();

@@ -1,9 +1,16 @@
-//! The confd dialect: memkv store functions plus confd's helpers, and [`ConfdTemplate`]; the
+//! The confd dialect: memkv store functions plus confd's helpers and the functions the
+//! abtreece/confd fork added, and [`ConfdTemplate`]; the
 //! confd engine ([`runner::ConfdRunner`]) with its [`options`] and `conf.d` [`resource`]s.
 
 mod control;
 mod datetime;
+mod fork_changes;
+mod fork_data;
+mod fork_funcs;
+mod fork_strings;
+mod fork_system;
 mod helpers;
+mod include;
 mod memkv;
 pub mod options;
 mod pathmatch;
@@ -29,6 +36,12 @@ use crate::template::{EnvSource, Template};
 pub(crate) struct ConfdState {
     pub(crate) store: Arc<memkv::MemKv>,
     pub(crate) env: EnvSource,
+    /// The template's function map (an included template is parsed with it).
+    pub(crate) funcs: &'static FuncMap,
+    /// Where `include` finds templates; `None` disables it.
+    pub(crate) include_dir: Option<std::path::PathBuf>,
+    /// The files `include` is rendering.
+    pub(crate) includes: include::Includes,
 }
 
 /// confd's function map (built once).
@@ -38,6 +51,18 @@ pub(crate) fn funcs() -> &'static FuncMap {
         let mut f = FuncMap::new();
         memkv::register(&mut f);
         helpers::register(&mut f);
+        fork_funcs::register(&mut f);
+        f
+    })
+}
+
+/// The abtreece/confd fork's function map: [`funcs`] with the fork's changes to confd 0.17's
+/// own functions (`seq reverse div mod fileExists`), built once.
+pub(crate) fn fork_funcs() -> &'static FuncMap {
+    static FUNCS: OnceLock<FuncMap> = OnceLock::new();
+    FUNCS.get_or_init(|| {
+        let mut f = funcs().clone();
+        fork_changes::register(&mut f);
         f
     })
 }
@@ -141,6 +166,9 @@ impl ConfdTemplate {
         let state = Arc::new(ConfdState {
             store: store.store.clone(),
             env: self.template.env_source(),
+            funcs: self.template.funcs(),
+            include_dir: self.template.options().include_dir.clone(),
+            includes: include::Includes::default(),
         });
         let output = self.template.execute(state)?;
         let mut rendered = Rendered::default();

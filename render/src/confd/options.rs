@@ -121,6 +121,10 @@ pub struct ConfdOptions {
     /// each resource (`resource <name>`: ready once it has rendered and synced). Share it with a
     /// [`TelemetryServer`](discovery_core::telemetry::TelemetryServer) or read it yourself.
     pub health: HealthRegistry,
+    /// Render with [`Dialect::ConfdFork`](crate::Dialect::ConfdFork): abtreece/confd's
+    /// versions of `seq`, `reverse`, `div`, `mod` and `fileExists` instead of confd 0.17's
+    /// (the fork's added functions are there either way). Default `false`.
+    pub fork_functions: bool,
 }
 
 impl Default for ConfdOptions {
@@ -138,6 +142,7 @@ impl Default for ConfdOptions {
             watch_grace: Duration::from_secs(60),
             health_file: None,
             health: HealthRegistry::new(),
+            fork_functions: false,
         }
     }
 }

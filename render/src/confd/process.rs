@@ -21,8 +21,15 @@ pub struct Resource {
 }
 
 impl Resource {
-    /// Loads the template of `spec`. A missing template gives confd's `Missing template: <src>`.
-    pub fn load(spec: ResourceSpec) -> Result<Resource> {
+    /// Loads the template of `spec` as `cfg` says: `include` reads `cfg`'s templates
+    /// directory, and [`ConfdOptions::fork_functions`] picks [`Dialect::ConfdFork`]. A missing
+    /// template gives confd's `Missing template: <src>`.
+    pub fn load_in(spec: ResourceSpec, cfg: &ConfdOptions) -> Result<Resource> {
+        let dialect = if cfg.fork_functions {
+            Dialect::ConfdFork
+        } else {
+            Dialect::Confd
+        };
         if !spec.src.exists() {
             return Err(Error::invalid_config(
                 spec.file.display().to_string(),
@@ -34,9 +41,10 @@ impl Resource {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let opts = TemplateOptions::new(Dialect::Confd)
+        let opts = TemplateOptions::new(dialect)
             .name(name)
-            .syntax(Syntax::from_path(&spec.src));
+            .syntax(Syntax::from_path(&spec.src))
+            .include_dir(cfg.template_dir());
         // `spec.keys` are already `path.Join(prefix, key)`: the very keys `list` reads.
         let template = ConfdTemplate::with_fetches(
             Template::load(&spec.src, opts)?,
@@ -181,7 +189,7 @@ pub fn load_resources(cfg: &ConfdOptions) -> (Vec<Resource>, Vec<Error>) {
     };
     for file in files {
         match super::resource::load_spec(&file, &cfg.template_dir(), cfg.prefix.as_deref())
-            .and_then(Resource::load)
+            .and_then(|spec| Resource::load_in(spec, cfg))
         {
             Ok(r) => ok.push(r),
             Err(e) => errors.push(e),
@@ -194,4 +202,46 @@ pub fn load_resources(cfg: &ConfdOptions) -> (Vec<Resource>, Vec<Error>) {
 pub fn dest_dir_exists(path: &Path) -> bool {
     path.parent()
         .is_none_or(|p| p.as_os_str().is_empty() || p.is_dir())
+}
+
+#[cfg(test)]
+mod tests {
+    use discovery_core::{RenderData, Renderer};
+
+    use super::load_resources;
+    use crate::confd::options::{ConfdOptions, Mode};
+
+    /// A resource loaded from a confdir can `include` from `<confdir>/templates`, and
+    /// `fork_functions` switches to the fork's `seq`.
+    #[test]
+    fn resources_include_from_the_templates_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("conf.d")).unwrap();
+        std::fs::create_dir_all(d.join("templates/partials")).unwrap();
+        let toml = format!(
+            "[template]\nsrc = \"app.tmpl\"\ndest = \"{}\"\nkeys = [\"/app\"]\n",
+            d.join("app.out").display()
+        );
+        std::fs::write(d.join("conf.d/app.toml"), toml).unwrap();
+        std::fs::write(
+            d.join("templates/app.tmpl"),
+            "{{include \"partials/p.tmpl\" (seq 2 1)}}",
+        )
+        .unwrap();
+        std::fs::write(d.join("templates/partials/p.tmpl"), "p={{.}}").unwrap();
+        let mut cfg = ConfdOptions::new(Mode::Onetime, d);
+        let render = |cfg: &ConfdOptions| {
+            let (resources, errors) = load_resources(cfg);
+            assert!(errors.is_empty(), "{errors:?}");
+            resources[0]
+                .template
+                .render(&RenderData::default())
+                .unwrap()
+                .output
+        };
+        assert_eq!(render(&cfg), "p=[]");
+        cfg.fork_functions = true;
+        assert_eq!(render(&cfg), "p=[2 1]");
+    }
 }

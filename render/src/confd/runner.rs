@@ -271,7 +271,7 @@ fn load(options: &ConfdOptions, source: &Source) -> (Vec<Resource>, Vec<Error>) 
         Source::Specs(specs) => {
             let (mut ok, mut errors) = (Vec::new(), Vec::new());
             for spec in specs {
-                match Resource::load(spec.clone()) {
+                match Resource::load_in(spec.clone(), options) {
                     Ok(r) => ok.push(r),
                     Err(e) => errors.push(e),
                 }

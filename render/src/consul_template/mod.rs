@@ -41,6 +41,8 @@ mod supervise;
 #[cfg(feature = "consul")]
 mod tmpl;
 
+pub(crate) use helpers::go_regex;
+
 #[cfg(feature = "consul")]
 pub use child::{Child, ChildExit};
 #[cfg(feature = "consul")]
