@@ -43,6 +43,7 @@ mod supervise;
 #[cfg(feature = "consul")]
 mod tmpl;
 mod unsupported_funcs;
+mod write_file;
 
 #[cfg(feature = "consul")]
 pub use child::{Child, ChildExit};
@@ -117,6 +118,7 @@ pub(crate) fn funcs() -> &'static FuncMap {
         maps::register(&mut f);
         hashes::register(&mut f);
         unsupported_funcs::register(&mut f);
+        write_file::register(&mut f);
         f.insert("scratch", Arity::exact(0), |ctx, _| {
             let st = data::state(ctx)?;
             Ok(go_object(scratch::ScratchHandle(st.scratch.clone())))
