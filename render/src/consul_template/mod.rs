@@ -26,6 +26,7 @@ mod math;
 #[cfg(feature = "consul")]
 mod options;
 mod owner;
+mod plugin;
 mod query;
 #[cfg(feature = "consul")]
 mod run;
@@ -119,6 +120,7 @@ pub(crate) fn funcs() -> &'static FuncMap {
         hashes::register(&mut f);
         unsupported_funcs::register(&mut f);
         write_file::register(&mut f);
+        plugin::register(&mut f);
         f.insert("scratch", Arity::exact(0), |ctx, _| {
             let st = data::state(ctx)?;
             Ok(go_object(scratch::ScratchHandle(st.scratch.clone())))
