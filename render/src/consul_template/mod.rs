@@ -37,6 +37,7 @@ mod scratch;
 mod signal;
 #[cfg(feature = "consul")]
 mod spec;
+mod spew;
 #[cfg(feature = "consul")]
 mod store;
 #[cfg(feature = "consul")]
@@ -121,6 +122,7 @@ pub(crate) fn funcs() -> &'static FuncMap {
         unsupported_funcs::register(&mut f);
         write_file::register(&mut f);
         plugin::register(&mut f);
+        spew::register(&mut f);
         f.insert("scratch", Arity::exact(0), |ctx, _| {
             let st = data::state(ctx)?;
             Ok(go_object(scratch::ScratchHandle(st.scratch.clone())))
