@@ -35,6 +35,8 @@ mod runner;
 mod scratch;
 #[cfg(feature = "consul")]
 mod signal;
+mod sockaddr;
+mod sockaddr_ifs;
 #[cfg(feature = "consul")]
 mod spec;
 mod spew;
@@ -123,6 +125,7 @@ pub(crate) fn funcs() -> &'static FuncMap {
         write_file::register(&mut f);
         plugin::register(&mut f);
         spew::register(&mut f);
+        sockaddr::register(&mut f);
         f.insert("scratch", Arity::exact(0), |ctx, _| {
             let st = data::state(ctx)?;
             Ok(go_object(scratch::ScratchHandle(st.scratch.clone())))
