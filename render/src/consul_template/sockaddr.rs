@@ -288,6 +288,22 @@ fn sockaddr_funcs() -> &'static FuncMap {
                 addrs[n..].to_vec()
             }))
         });
+        f.insert("math", Arity::exact(3), |_, a| {
+            let (op, value) = (arg_str(a, 0)?, arg_str(a, 1)?);
+            let addrs = addrs_arg(a, 2)?;
+            let out = addrs
+                .iter()
+                .map(|x| {
+                    ifs::math(op, value, x).map_err(|e| {
+                        err(format!(
+                            "unable to perform an IPMath operation on {}: {e}",
+                            IfAddrs(vec![x.clone()]).go_string().trim_matches(['[', ']'])
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(wrap(out))
+        });
         f.insert("unique", Arity::exact(2), |_, a| {
             let name = arg_str(a, 0)?;
             let key = crate::gostr::to_lower(name);
@@ -371,6 +387,28 @@ mod tests {
         assert_eq!(
             render(r#"{{ sockaddr "GetInterfaceIP \"^lo$\"" }}|{{ sockaddr "GetAllInterfaces | include \"flag\" \"loopback\" | include \"rfc\" \"1122\" | attr \"string\"" }}|{{ sockaddr "GetAllInterfaces | include \"name\" \"^lo$\" | include \"type\" \"ipv4\" | attr \"size\"" }}"#).unwrap(),
             "|127.0.0.1/8|16777216"
+        );
+        assert_eq!(
+            render(r#"{{ sockaddr "GetAllInterfaces | include \"network\" \"127.0.0.0/8\" | limit 1 | attr \"first_usable\"" }} {{ sockaddr "GetAllInterfaces | include \"network\" \"127.0.0.0/8\" | limit 1 | attr \"last_usable\"" }} {{ sockaddr "GetAllInterfaces | include \"network\" \"127.0.0.0/8\" | join \"netmask\" \",\"" }}"#).unwrap(),
+            "127.0.0.1 127.255.255.254 255.0.0.0"
+        );
+        // go-sockaddr's README: `math "address" "+5"`, `math "network" "-1"`, `math "mask" "16"`.
+        let lo = r#"GetAllInterfaces | include \"network\" \"127.0.0.0/8\" | limit 1"#;
+        assert_eq!(
+            render(&format!(
+                r#"{{{{ sockaddr "{lo} | math \"address\" \"+5\" | attr \"address\"" }}}} {{{{ sockaddr "{lo} | math \"network\" \"-1\" | attr \"address\"" }}}} {{{{ sockaddr "{lo} | math \"mask\" \"16\" | attr \"string\"" }}}} {{{{ sockaddr "{lo} | math \"network\" \"+257\" | attr \"address\"" }}}}"#
+            ))
+            .unwrap(),
+            "127.0.0.6 127.255.255.255 127.0.0.0/8 127.0.1.1"
+        );
+        let err = render(&format!(
+            r#"{{{{ sockaddr "{lo} | math \"address\" \"5\"" }}}}"#
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains(r#"unable to perform an IPMath operation on 127.0.0.1/8 {1 0 lo  up|loopback|running}: sign (+/-) is required for operation "address""#),
+            "{err}"
         );
     }
 

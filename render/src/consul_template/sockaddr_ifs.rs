@@ -153,7 +153,18 @@ impl IfAddr {
             "mask_bits" => self.bits.to_string(),
             "broadcast" if v4 => self.ip_of(self.broadcast_value()).to_string(),
             "size" if v4 => (1u64 << (32 - u32::from(self.bits).min(32))).to_string(),
-            "size" => (1u128 << (128 - u32::from(self.bits).min(127))).to_string(),
+            "size" if self.bits == 0 => "340282366920938463463374607431768211456".to_owned(),
+            "size" => (1u128 << (128 - u32::from(self.bits).min(128))).to_string(),
+            "first_usable" => {
+                let n = self.network_value();
+                let n = if v4 && self.bits < 31 { n + 1 } else { n };
+                self.ip_of(n).to_string()
+            }
+            "last_usable" => {
+                let b = self.broadcast_value();
+                let b = if v4 && self.bits < 31 { b - 1 } else { b };
+                self.ip_of(b).to_string()
+            }
             "uint32" if v4 => self.value().to_string(),
             "uint128" if !v4 => self.value().to_string(),
             "octets" => match self.ip {
@@ -715,4 +726,83 @@ pub(crate) fn all_interfaces() -> Result<Vec<IfAddr>, String> {
         });
     }
     Ok(by_if.into_values().flatten().collect())
+}
+
+/// go-sockaddr's `IfAddrMath`: `address` and `network` offsets (`+N`/`-N`), `mask` bits.
+pub(crate) fn math(op: &str, value: &str, a: &IfAddr) -> Result<IfAddr, String> {
+    let q = |s: &str| quote_with(s, false);
+    let lower = crate::gostr::to_lower(op);
+    let v4 = a.ip.is_ipv4();
+    let signed = || -> Result<i64, String> {
+        if !value.trim_start().starts_with(['+', '-']) {
+            return Err(format!("sign (+/-) is required for operation {}", q(op)));
+        }
+        let bad = |e: String| {
+            format!(
+                "unable to convert {} to int for operation {}: {e}",
+                q(value),
+                q(op)
+            )
+        };
+        let i = crate::gostr::parse_int(value, "ParseInt").map_err(bad)?;
+        if v4 && !(-(1i64 << 32)..(1i64 << 32)).contains(&i) {
+            return Err(bad(format!(
+                "strconv.ParseInt: parsing {}: value out of range",
+                q(value)
+            )));
+        }
+        Ok(i)
+    };
+    let mut out = a.clone();
+    let all = if v4 { u128::from(u32::MAX) } else { u128::MAX };
+    match lower.as_str() {
+        "address" => {
+            let i = signed()?;
+            let n = a.value().wrapping_add(i as i128 as u128) & all;
+            out.ip = a.ip_of(n);
+        }
+        "network" => {
+            let i = signed()?;
+            let host = all & !a.mask();
+            let n = if v4 {
+                let wrapped = if i >= 0 { i } else { 1 + i + host as i64 };
+                (a.network_value() + (u128::from(wrapped as u32) & host)) & all
+            } else if i > 0 {
+                a.network_value().wrapping_add(i as u128 & host)
+            } else {
+                let w = ((-i) as u128).wrapping_sub(1) & host;
+                a.broadcast_value().wrapping_sub(w)
+            };
+            out.ip = a.ip_of(n);
+        }
+        "mask" => {
+            let bits = crate::gostr::parse_uint(value)
+                .ok()
+                .filter(|b| *b <= u64::from(u32::MAX))
+                .ok_or_else(|| {
+                    format!(
+                        "unable to convert {} to int for operation {}: strconv.ParseUint: parsing {}: invalid syntax",
+                        q(value),
+                        q(op),
+                        q(value)
+                    )
+                })?;
+            let (max, shown) = if v4 { (32, 32) } else { (128, 64) };
+            if bits > max {
+                return Err(format!(
+                    "parameter for operation {} on ipv{} addresses must be between 0 and {shown}",
+                    q(op),
+                    if v4 { 4 } else { 6 }
+                ));
+            }
+            let probe = IfAddr {
+                bits: bits as u8,
+                ..a.clone()
+            };
+            out.ip = a.ip_of(a.value() & probe.mask());
+            out.bits = a.bits.min(bits as u8);
+        }
+        _ => return Err(format!("unsupported math operation: {}", q(op))),
+    }
+    Ok(out)
 }
