@@ -37,6 +37,7 @@ mod scratch;
 mod signal;
 mod sockaddr;
 mod sockaddr_ifs;
+mod sockaddr_rfc;
 #[cfg(feature = "consul")]
 mod spec;
 mod spew;

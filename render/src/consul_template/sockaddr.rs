@@ -104,9 +104,12 @@ fn ips(public: bool) -> Result<String, FuncError> {
     let chosen = if public {
         public_addrs
     } else {
-        ifs::by_rfc(&ifs::FORWARDING_BLACKLIST.to_string(), &private)
-            .map_err(err)?
-            .1
+        ifs::by_rfc(
+            &super::sockaddr_rfc::FORWARDING_BLACKLIST.to_string(),
+            &private,
+        )
+        .map_err(err)?
+        .1
     };
     Ok(chosen
         .iter()

@@ -1,11 +1,12 @@
 //! The interface addresses behind consul-template's `sockaddr` (hashicorp/go-sockaddr's
-//! `IfAddr`): reading them, the RFC tables, and the filters, sorts and attributes that its
-//! template functions apply.
+//! `IfAddr`): reading them, and the filters, sorts, attributes and math that its template
+//! functions apply.
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use super::sockaddr_rfc::{is_rfc, parse_net, rfc_nets, Net, FORWARDING_BLACKLIST};
 use crate::gofmt::quote_with;
 
 /// Go's `net.Flags` bits (Go 1.20+, with `running`), in the order `String()` names them.
@@ -32,7 +33,7 @@ pub(crate) struct IfAddr {
     pub(crate) bits: u8,
 }
 
-fn v4(ip: [u8; 4]) -> u128 {
+pub(crate) fn v4(ip: [u8; 4]) -> u128 {
     u128::from(u32::from_be_bytes(ip))
 }
 
@@ -126,7 +127,7 @@ impl IfAddr {
     }
 
     /// True when the network `net` (same family) contains this address's whole network.
-    fn within(&self, net: &Net) -> bool {
+    pub(crate) fn within(&self, net: &Net) -> bool {
         if self.ip.is_ipv4() != net.v4 {
             return false;
         }
@@ -195,179 +196,6 @@ impl IfAddr {
             }
         })
     }
-}
-
-/// An RFC's network.
-#[derive(Debug, Clone, Copy)]
-struct Net {
-    v4: bool,
-    value: u128,
-    bits: u8,
-}
-
-fn parse_net(s: &str) -> Option<Net> {
-    let (ip, bits) = match s.split_once('/') {
-        Some((ip, b)) => (ip, Some(b.parse::<u8>().ok()?)),
-        None => (s, None),
-    };
-    let ip: IpAddr = ip.parse().ok()?;
-    Some(match ip {
-        IpAddr::V4(a) => Net {
-            v4: true,
-            value: v4(a.octets()),
-            bits: bits.unwrap_or(32).min(32),
-        },
-        IpAddr::V6(a) => Net {
-            v4: false,
-            value: u128::from(a),
-            bits: bits.unwrap_or(128).min(128),
-        },
-    })
-}
-
-/// go-sockaddr's pseudo-RFC of addresses that are never forwarded.
-pub(crate) const FORWARDING_BLACKLIST: u64 = 4_294_967_295;
-
-/// go-sockaddr's `KnownRFCs()` (rfc.go): each RFC's networks.
-const RFCS: &[(u64, &[&str])] = &[
-    (919, &["255.255.255.255/32"]),
-    (1122, &["0.0.0.0/8", "127.0.0.0/8"]),
-    (1112, &["224.0.0.0/4"]),
-    (1918, &["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]),
-    (2544, &["198.18.0.0/15"]),
-    (2765, &["0:0:0:0:0:ffff:0:0/96"]),
-    (
-        2928,
-        &[
-            "2001::/16",
-            "2001:0000::/23",
-            "2001:0200::/23",
-            "2001:0400::/23",
-            "2001:0600::/23",
-            "2001:0800::/23",
-            "2001:FE00::/23",
-        ],
-    ),
-    (3056, &["2002::/16"]),
-    (3068, &["192.88.99.0/24", "2002:c058:6301::/120"]),
-    (3171, &["224.0.0.0/4"]),
-    (
-        3330,
-        &[
-            "0.0.0.0/8",
-            "10.0.0.0/8",
-            "127.0.0.0/8",
-            "169.254.0.0/16",
-            "172.16.0.0/12",
-            "192.0.2.0/24",
-            "192.88.99.0/24",
-            "192.168.0.0/16",
-            "198.18.0.0/15",
-            "224.0.0.0/4",
-            "240.0.0.0/4",
-        ],
-    ),
-    (3849, &["2001:db8::/32"]),
-    (3927, &["169.254.0.0/16"]),
-    (4038, &["0:0:0:0:0:ffff::/96"]),
-    (4193, &["fc00::/7"]),
-    (
-        4291,
-        &[
-            "::/128",
-            "::1/128",
-            "::/96",
-            "::ffff:0:0/96",
-            "fe80::/10",
-            "fec0::/10",
-            "ff00::/8",
-        ],
-    ),
-    (4380, &["2001:0000::/32"]),
-    (4773, &["2001:0000::/23"]),
-    (4843, &["2001:10::/28"]),
-    (5180, &["2001:0200::/48"]),
-    (
-        5735,
-        &[
-            "192.0.2.0/24",
-            "198.51.100.0/24",
-            "203.0.113.0/24",
-            "198.18.0.0/15",
-        ],
-    ),
-    (5737, &["192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"]),
-    (6052, &["64:ff9b::/96"]),
-    (6333, &["192.0.0.0/29"]),
-    (6598, &["100.64.0.0/10"]),
-    (6666, &["0100::/64"]),
-    (
-        6890,
-        &[
-            "0.0.0.0/8",
-            "10.0.0.0/8",
-            "100.64.0.0/10",
-            "127.0.0.0/8",
-            "169.254.0.0/16",
-            "172.16.0.0/12",
-            "192.0.0.0/24",
-            "192.0.0.0/29",
-            "192.0.2.0/24",
-            "192.88.99.0/24",
-            "192.168.0.0/16",
-            "198.18.0.0/15",
-            "198.51.100.0/24",
-            "203.0.113.0/24",
-            "240.0.0.0/4",
-            "255.255.255.255/32",
-            "::1/128",
-            "::/128",
-            "64:ff9b::/96",
-            "::ffff:0:0/96",
-            "100::/64",
-            "2001::/16",
-            "2001::/16",
-            "2001:2::/48",
-            "2001:db8::/32",
-            "2001:10::/28",
-            "2002::/16",
-            "fc00::/7",
-            "fe80::/10",
-        ],
-    ),
-    (7335, &["192.0.0.0/29"]),
-    (
-        FORWARDING_BLACKLIST,
-        &[
-            "0.0.0.0/8",
-            "127.0.0.0/8",
-            "169.254.0.0/16",
-            "192.0.0.0/24",
-            "192.0.2.0/24",
-            "198.51.100.0/24",
-            "203.0.113.0/24",
-            "240.0.0.0/4",
-            "255.255.255.255/32",
-            "::1/128",
-            "::/128",
-            "::ffff:0:0/96",
-            "2001::/23",
-            "2001:db8::/32",
-            "2001:10::/28",
-            "fe80::/10",
-        ],
-    ),
-];
-
-fn rfc_nets(rfc: u64) -> Option<Vec<Net>> {
-    RFCS.iter()
-        .find(|(n, _)| *n == rfc)
-        .map(|(_, nets)| nets.iter().filter_map(|s| parse_net(s)).collect())
-}
-
-/// True when `a` is in one of `rfc`'s networks (`IsRFC`).
-pub(crate) fn is_rfc(rfc: u64, a: &IfAddr) -> bool {
-    rfc_nets(rfc).is_some_and(|nets| nets.iter().any(|n| a.within(n)))
 }
 
 /// Splits `addrs` by `pred` into (matched, remainder).
