@@ -4,8 +4,8 @@ use minijinja::value::{Value, ValueKind};
 
 use crate::gofmt::{sprint, sprintf, sprintln};
 use crate::value::{
-    as_f64, as_go_list, as_go_map, as_go_object, go_list, go_type_name, map_entries, seq_items,
-    FormatVerb, ListKind, MapKind,
+    as_f64, as_go_list, as_go_map, as_go_object, go_list, go_type_name, seq_items, FormatVerb,
+    ListKind, MapKind,
 };
 
 /// Arity of a builtin: (min, max).
@@ -174,6 +174,17 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
                 None if m.kind == MapKind::String => Value::from(""),
                 None => Value::from(()),
             };
+        } else if item.kind() == ValueKind::Map
+            && as_go_object(&item).is_none()
+            && idx.is_integer()
+            && int_keyed(&item)
+        {
+            // A `map[int]...` (consul-template's `byPort`): the zero value when absent.
+            item = item
+                .get_item(idx)
+                .ok()
+                .filter(|v| !v.is_undefined())
+                .unwrap_or(Value::from(()));
         } else if item.kind() == ValueKind::Map && as_go_object(&item).is_none() {
             if is_nil(idx) {
                 return Err("value is nil; should be of type string".to_string());
@@ -191,6 +202,14 @@ fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
         }
     }
     Ok(item)
+}
+
+/// True when the plain map `m` has integer keys (its first key is one).
+fn int_keyed(m: &Value) -> bool {
+    m.try_iter()
+        .ok()
+        .and_then(|mut keys| keys.next())
+        .is_some_and(|k| k.is_integer())
 }
 
 fn slice(item: &Value, indexes: &[Value]) -> Result<Value, String> {
@@ -462,9 +481,9 @@ pub(crate) fn query_escape(s: &str) -> String {
 }
 
 /// Keys and values of a range over a map, in Go's order.
-pub(crate) fn range_map(v: &Value) -> Option<Vec<(String, Value)>> {
+pub(crate) fn range_map(v: &Value) -> Option<Vec<(Value, Value)>> {
     if as_go_object(v).is_some() {
         return None;
     }
-    map_entries(v)
+    crate::value::map_entries_keyed(v)
 }

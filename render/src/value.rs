@@ -370,23 +370,55 @@ pub fn map_entries(v: &Value) -> Option<Vec<(String, Value)>> {
                 .collect(),
         );
     }
+    let entries = map_entries_keyed(v)?;
+    Some(
+        entries
+            .into_iter()
+            .map(|(k, val)| {
+                let key = match k.as_str() {
+                    Some(s) => s.to_string(),
+                    None => format_value(&k),
+                };
+                (key, val)
+            })
+            .collect(),
+    )
+}
+
+/// Like [`map_entries`], with the keys as values: a plain minijinja map may have integer keys
+/// (Go's `map[int]...`, e.g. consul-template's `byPort`), which Go sorts numerically.
+pub fn map_entries_keyed(v: &Value) -> Option<Vec<(Value, Value)>> {
+    if let Some(m) = as_go_map(v) {
+        return Some(
+            m.entries
+                .iter()
+                .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
+                .collect(),
+        );
+    }
     if v.kind() != ValueKind::Map || as_go_object(v).is_some() {
         return None;
     }
-    let mut out: Vec<(String, Value)> = v
+    let mut out: Vec<(Value, Value)> = v
         .try_iter()
         .ok()?
         .map(|k| {
             let val = v.get_item(&k).unwrap_or(Value::UNDEFINED);
-            let key = match k.as_str() {
-                Some(s) => s.to_string(),
-                None => format_value(&k),
-            };
-            (key, val)
+            (k, val)
         })
         .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out.sort_by(|a, b| match (a.0.as_i64(), b.0.as_i64()) {
+        (Some(x), Some(y)) if a.0.is_integer() && b.0.is_integer() => x.cmp(&y),
+        _ => format_key(&a.0).cmp(&format_key(&b.0)),
+    });
     Some(out)
+}
+
+fn format_key(k: &Value) -> String {
+    match k.as_str() {
+        Some(s) => s.to_string(),
+        None => format_value(k),
+    }
 }
 
 /// Go's `%v` of a value as printed by a template action: `<no value>` for nil/missing at top level.

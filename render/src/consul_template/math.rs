@@ -1,5 +1,6 @@
-//! consul-template's math (`add subtract multiply divide modulo`): arguments `(b, a)` so a pipe
-//! reads naturally (`10 | subtract 3` is 7); ints stay ints, mixing in a float gives float64.
+//! consul-template's math (`add subtract multiply divide modulo minimum maximum`): arguments
+//! `(b, a)` so a pipe reads naturally (`10 | subtract 3` is 7); ints stay ints, mixing in a
+//! float gives float64, except in `minimum`/`maximum`, which return the winner with its own type.
 
 use minijinja::Value;
 
@@ -68,6 +69,27 @@ fn apply(op: &str, a: Num, b: Num) -> Result<Value, FuncError> {
     }
 }
 
+/// Upstream's `minimum`/`maximum`: `a` when it is strictly smaller (larger) than `b`, else `b`,
+/// each keeping its type (`3 | minimum 2.5` is the float 2.5, `3 | maximum 2.5` the int 3).
+fn pick(op: &str, a: Num, b: Num) -> Value {
+    use Num::{F, I};
+    let (x, y) = match (a, b) {
+        (I(x), I(y)) => {
+            let a_wins = if op == "minimum" { x < y } else { x > y };
+            return Value::from(if a_wins { x } else { y });
+        }
+        (I(x), F(y)) => (x as f64, y),
+        (F(x), I(y)) => (x, y as f64),
+        (F(x), F(y)) => (x, y),
+    };
+    let a_wins = if op == "minimum" { x < y } else { x > y };
+    let winner = if a_wins { a } else { b };
+    match winner {
+        I(i) => Value::from(i),
+        F(f) => Value::from(f),
+    }
+}
+
 /// Registers the math functions.
 pub(crate) fn register(funcs: &mut FuncMap) {
     for op in ["add", "subtract", "multiply", "divide", "modulo"] {
@@ -76,6 +98,13 @@ pub(crate) fn register(funcs: &mut FuncMap) {
             let a = num(op, &args[1])?;
             let b = num(op, &args[0])?;
             apply(op, a, b)
+        });
+    }
+    for op in ["minimum", "maximum"] {
+        funcs.insert(op, Arity::exact(2), move |_, args| {
+            let a = num(op, &args[1])?;
+            let b = num(op, &args[0])?;
+            Ok(pick(op, a, b))
         });
     }
 }

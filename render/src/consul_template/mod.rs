@@ -19,11 +19,14 @@ mod exec;
 #[cfg(feature = "consul")]
 mod glob;
 mod group;
+mod hashes;
 mod helpers;
+mod maps;
 mod math;
 #[cfg(feature = "consul")]
 mod options;
 mod owner;
+mod plugin;
 mod query;
 #[cfg(feature = "consul")]
 mod run;
@@ -32,14 +35,20 @@ mod runner;
 mod scratch;
 #[cfg(feature = "consul")]
 mod signal;
+mod sockaddr;
+mod sockaddr_ifs;
+mod sockaddr_rfc;
 #[cfg(feature = "consul")]
 mod spec;
+mod spew;
 #[cfg(feature = "consul")]
 mod store;
 #[cfg(feature = "consul")]
 mod supervise;
 #[cfg(feature = "consul")]
 mod tmpl;
+mod unsupported_funcs;
+mod write_file;
 
 pub(crate) use helpers::go_regex;
 
@@ -113,6 +122,13 @@ pub(crate) fn funcs() -> &'static FuncMap {
         group::register(&mut f);
         math::register(&mut f);
         encode::register(&mut f);
+        maps::register(&mut f);
+        hashes::register(&mut f);
+        unsupported_funcs::register(&mut f);
+        write_file::register(&mut f);
+        plugin::register(&mut f);
+        spew::register(&mut f);
+        sockaddr::register(&mut f);
         f.insert("scratch", Arity::exact(0), |ctx, _| {
             let st = data::state(ctx)?;
             Ok(go_object(scratch::ScratchHandle(st.scratch.clone())))
@@ -195,11 +211,215 @@ mod tests {
     use super::*;
     use crate::{Dialect, TemplateOptions};
 
-    fn render(src: &str) -> Result<String> {
+    /// Renders `src` as a consul-template template with no data.
+    pub(crate) fn render(src: &str) -> Result<String> {
         let t = Template::parse(src, TemplateOptions::new(Dialect::ConsulTemplate))?;
         Ok(ConsulTemplate::new(t)
             .render(&RenderData::default())?
             .output)
+    }
+
+    /// Every name in upstream's `funcMap` (`template/template.go`, 0.42.1), without the Sprig
+    /// functions (`sprig_*`, added from `sprig.HermeticTxtFuncMap`).
+    const UPSTREAM_FUNCS: &[&str] = &[
+        "datacenters",
+        "exportedServices",
+        "importedServices",
+        "file",
+        "key",
+        "keyExists",
+        "keyOrDefault",
+        "ls",
+        "safeLs",
+        "node",
+        "nodes",
+        "partitions",
+        "peerings",
+        "secret",
+        "secrets",
+        "service",
+        "connect",
+        "services",
+        "tree",
+        "safeTree",
+        "caRoots",
+        "caLeaf",
+        "pkiCert",
+        "nomadServices",
+        "nomadService",
+        "nomadVarList",
+        "nomadVarListSafe",
+        "nomadVar",
+        "nomadVarExists",
+        "scratch",
+        "base64Decode",
+        "base64Encode",
+        "base64URLDecode",
+        "base64URLEncode",
+        "byKey",
+        "byPort",
+        "byTag",
+        "contains",
+        "containsAll",
+        "containsAny",
+        "containsNone",
+        "containsNotAll",
+        "env",
+        "mustEnv",
+        "envOrDefault",
+        "executeTemplate",
+        "explode",
+        "explodeMap",
+        "mergeMap",
+        "mergeMapWithOverride",
+        "in",
+        "indent",
+        "loop",
+        "join",
+        "trim",
+        "trimPrefix",
+        "trimSuffix",
+        "trimSpace",
+        "parseBool",
+        "parseFloat",
+        "parseInt",
+        "parseJSON",
+        "parseUint",
+        "parseYAML",
+        "plugin",
+        "regexReplaceAll",
+        "regexMatch",
+        "replaceAll",
+        "sha256Hex",
+        "md5sum",
+        "hmacSHA256Hex",
+        "timestamp",
+        "toLower",
+        "toJSON",
+        "toJSONPretty",
+        "toUnescapedJSON",
+        "toUnescapedJSONPretty",
+        "toTitle",
+        "toTOML",
+        "toUpper",
+        "toYAML",
+        "split",
+        "splitToMap",
+        "byMeta",
+        "sockaddr",
+        "writeToFile",
+        "add",
+        "subtract",
+        "multiply",
+        "divide",
+        "modulo",
+        "minimum",
+        "maximum",
+        "spew_dump",
+        "spew_printf",
+        "spew_sdump",
+        "spew_sprintf",
+    ];
+
+    /// Functions that need Consul endpoints this crate does not query yet (implemented
+    /// elsewhere); the test below names them so a newly registered one is noticed.
+    const PENDING: &[&str] = &[
+        "node",
+        "nodes",
+        "datacenters",
+        "connect",
+        "caRoots",
+        "caLeaf",
+        "peerings",
+        "partitions",
+        "exportedServices",
+        "importedServices",
+    ];
+
+    #[test]
+    fn every_upstream_function_is_registered() {
+        let f = funcs();
+        let missing: Vec<&str> = UPSTREAM_FUNCS
+            .iter()
+            .copied()
+            .filter(|n| !PENDING.contains(n) && !f.contains(n))
+            .collect();
+        assert!(missing.is_empty(), "not registered: {missing:?}");
+        // Templates naming them parse (what `-parse-only` checks); the calls do not run.
+        let src: String = UPSTREAM_FUNCS
+            .iter()
+            .filter(|n| !PENDING.contains(n))
+            .map(|n| format!("{{{{ if false }}}}{{{{ {n} }}}}{{{{ end }}}}"))
+            .collect();
+        assert_eq!(render(&src).unwrap(), "");
+        let done: Vec<&str> = PENDING.iter().copied().filter(|n| f.contains(n)).collect();
+        assert!(
+            done.is_empty(),
+            "registered now, remove from PENDING: {done:?}"
+        );
+    }
+
+    #[test]
+    fn vault_and_nomad_functions_parse_and_fail_by_name() {
+        for (src, msg) in [
+            (
+                r#"{{with secret "kv/x"}}{{.Data}}{{end}}"#,
+                "secret: Vault is not supported by this consul-template",
+            ),
+            (
+                r#"{{secrets "kv/"}}"#,
+                "secrets: Vault is not supported by this consul-template",
+            ),
+            (
+                r#"{{pkiCert "pki/issue/x" "common_name=a"}}"#,
+                "pkiCert: Vault is not supported by this consul-template",
+            ),
+            (
+                r#"{{nomadService "web"}}"#,
+                "nomadService: Nomad is not supported by this consul-template",
+            ),
+            (
+                r#"{{nomadServices}}"#,
+                "nomadServices: Nomad is not supported by this consul-template",
+            ),
+            (
+                r#"{{nomadVar "nomad/jobs"}}"#,
+                "nomadVar: Nomad is not supported by this consul-template",
+            ),
+            (
+                r#"{{nomadVarExists "nomad/jobs"}}"#,
+                "nomadVarExists: Nomad is not supported by this consul-template",
+            ),
+            (
+                r#"{{nomadVarList}}"#,
+                "nomadVarList: Nomad is not supported by this consul-template",
+            ),
+            (
+                r#"{{nomadVarListSafe "p"}}"#,
+                "nomadVarListSafe: Nomad is not supported by this consul-template",
+            ),
+        ] {
+            let err = render(src).unwrap_err().to_string();
+            assert!(err.contains(msg), "{src}: {err}");
+        }
+    }
+
+    #[test]
+    fn minimum_and_maximum_keep_the_winners_type() {
+        // template/template_test.go math_minimum, math_maximum.
+        assert_eq!(render("{{ 3 | minimum 2 }}").unwrap(), "2");
+        assert_eq!(render("{{ 3 | maximum 2 }}").unwrap(), "3");
+        // Int against float: the result is whichever wins, with its own type.
+        assert_eq!(
+            render(r#"{{ 3 | minimum 2.5 }} {{ printf "%T" (3 | minimum 2.5) }} {{ 3 | maximum 2.5 }} {{ printf "%.1f" (2 | maximum 1.5) }}"#).unwrap(),
+            "2.5 float64 3 %!f(int=2)"
+        );
+        assert_eq!(render("{{ 1.5 | maximum 1.5 }}").unwrap(), "1.5");
+        let err = render(r#"{{ "a" | minimum 2 }}"#).unwrap_err().to_string();
+        assert!(
+            err.contains(r#"minimum: unknown type for "a" (string)"#),
+            "{err}"
+        );
     }
 
     #[test]

@@ -23,6 +23,21 @@ fn lookup(name: &str, db: &str, key: &str) -> Result<u32> {
         .ok_or_else(|| Error::invalid_config(key, format!("{name:?}: no such {key} in {db}")))
 }
 
+/// The id of the entry named `name` in `db` (`/etc/passwd` or `/etc/group`), if any; names only
+/// (Go's `user.Lookup`/`user.LookupGroup` without cgo).
+pub(crate) fn id_of_name(name: &str, db: &str) -> Option<u32> {
+    let text = std::fs::read_to_string(db).ok()?;
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let mut f = l.split(':');
+            let n = f.next()?;
+            let id = f.nth(1)?.parse::<u32>().ok()?;
+            (n == name).then_some(id)
+        })
+        .next()
+}
+
 /// The uid of a template's `user`.
 pub(crate) fn uid(user: Option<&str>) -> Result<Option<u32>> {
     user.map(|u| lookup(u, "/etc/passwd", "user")).transpose()

@@ -336,7 +336,7 @@ impl<'a> Exec<'a> {
             ran = !entries.is_empty();
             self.charge_steps(entries.len() as u64)?;
             for (k, elem) in entries.iter() {
-                if self.one_iteration(ndecl, Value::from(k.as_str()), elem, iface, &b.list)? {
+                if self.one_iteration(ndecl, k.clone(), elem, iface, &b.list)? {
                     break;
                 }
             }
