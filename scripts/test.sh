@@ -25,6 +25,8 @@ command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/descriptor.proto ] || need+=(libprotobuf-dev)
 [ -x /usr/bin/etcd ] || need+=(etcd-server)
 [ -x /usr/sbin/nginx ] || need+=(nginx)
+# The DNS server of the SRV-record tests (tests/tests/endpoints_containers.rs), run in a container.
+[ -x /usr/sbin/dnsmasq ] || need+=(dnsmasq-base)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}"
   as_root apt-get update -q

@@ -11,4 +11,5 @@
 pub mod bins;
 pub mod consul;
 pub mod etcd;
+pub mod image;
 pub mod util;

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use discovery_tests::bins::bin;
 use discovery_tests::etcd::image_name;
+use discovery_tests::image::{build, copy_with_libs};
 use discovery_tests::util::{docker, docker_available, docker_image_exists, eventually, unique};
 use testcontainers::core::{IntoContainerPort, Mount};
 use testcontainers::runners::AsyncRunner;
@@ -77,28 +78,6 @@ const TEMPLATE: &str = "upstream apps {
 {{end}}}
 ";
 
-/// Copies `file` to `<rootfs><dest>` with the libraries `ldd` names for it.
-fn copy_with_libs(file: &Path, rootfs: &Path, dest: &str) {
-    let target = rootfs.join(dest.trim_start_matches('/'));
-    std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-    std::fs::copy(file, &target).unwrap_or_else(|e| panic!("copy {}: {e}", file.display()));
-    let out = Command::new("ldd").arg(file).output().unwrap();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let lib = match line.split_once("=> ") {
-            Some((_, rest)) => rest.split_whitespace().next(),
-            None => line
-                .split_whitespace()
-                .next()
-                .filter(|l| l.starts_with('/')),
-        };
-        if let Some(lib) = lib.filter(|l| l.starts_with('/')) {
-            let t = rootfs.join(lib.trim_start_matches('/'));
-            std::fs::create_dir_all(t.parent().unwrap()).unwrap();
-            std::fs::copy(lib, &t).unwrap_or_else(|e| panic!("copy {lib}: {e}"));
-        }
-    }
-}
-
 /// Builds the image holding nginx, sh, sleep, confd (with its conf.d) and register.
 fn build_image(name: &str) {
     let ctx = tempfile::tempdir().unwrap();
@@ -121,29 +100,12 @@ fn build_image(name: &str) {
     }
     std::fs::create_dir_all(root.join("etc/confd/templates")).unwrap();
     let write = |p: &str, s: &str| std::fs::write(root.join(p), s).unwrap();
-    write(
-        "etc/passwd",
-        "root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/sh\n",
-    );
-    write("etc/group", "root:x:0:\nnogroup:x:65534:\n");
     write("etc/nginx/front.conf", FRONT_CONF);
     write("front.sh", FRONT_SCRIPT);
     write("app.sh", APP_SCRIPT);
     write("etc/confd/conf.d/upstream.toml", RESOURCE);
     write("etc/confd/templates/upstream.tmpl", TEMPLATE);
-    std::fs::write(
-        ctx.path().join("Dockerfile"),
-        "FROM scratch\nCOPY rootfs/ /\nENV PATH=/usr/local/bin:/usr/sbin:/bin\n",
-    )
-    .unwrap();
-    let status = Command::new("docker")
-        .args(["build", "-q", "-t", name])
-        .arg(ctx.path())
-        .env("DOCKER_BUILDKIT", "0")
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success(), "docker build of {name} failed");
+    build(name, ctx.path());
 }
 
 /// What the front nginx answers on `port`: the app's name, or `None`.
