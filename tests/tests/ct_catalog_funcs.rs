@@ -229,3 +229,48 @@ async fn functions_of_newer_consul_fail_naming_what_they_need() {
         assert!(err.contains(message), "{source}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_roots_and_leaf_come_from_the_agents_connect_ca() {
+    init_tracing();
+    let consul = ConsulServer::shared().await;
+    let backend = consul.backend(None);
+    // The dev agent runs Connect with its built-in CA: what the agent answers is the truth.
+    let roots = backend
+        .api_get(&ApiRead::new("agent/connect/ca/roots"))
+        .await
+        .expect("a dev agent has Connect");
+    let root = &roots.body["Roots"][0];
+    let (root_id, root_pem) = (
+        root["ID"].as_str().unwrap().to_owned(),
+        root["RootCert"].as_str().unwrap().to_owned(),
+    );
+    assert!(root_pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    let app = unique("ctleaf");
+    // docs: `{{ range caRoots }}{{ .RootCertPEM }}{{ end }}`,
+    // `{{ with caLeaf "proxy" }}{{ .CertPEM }}{{ end }}`.
+    let source = format!(
+        r#"{{{{ range caRoots }}}}{{{{ .ID }}}} {{{{ .Active }}}}
+{{{{ .RootCertPEM }}}}{{{{ end }}}}{{{{ with caLeaf "{app}" }}}}{{{{ .Service }}}} {{{{ .ServiceURI }}}}
+{{{{ .CertPEM }}}}{{{{ .PrivateKeyPEM }}}}{{{{ end }}}}"#
+    );
+    let out = once(&backend, &source).await.unwrap();
+    // The leaf the render used is the agent's cached one for the service: read it back.
+    let leaf = backend
+        .api_get(&ApiRead::new(format!("agent/connect/ca/leaf/{app}")))
+        .await
+        .unwrap();
+    let (uri, cert, key) = (
+        leaf.body["ServiceURI"].as_str().unwrap(),
+        leaf.body["CertPEM"].as_str().unwrap(),
+        leaf.body["PrivateKeyPEM"].as_str().unwrap(),
+    );
+    assert!(
+        uri.starts_with("spiffe://") && uri.ends_with(&format!("/svc/{app}")),
+        "{uri}"
+    );
+    assert_eq!(
+        out,
+        format!("{root_id} true\n{root_pem}{app} {uri}\n{cert}{key}")
+    );
+}
