@@ -149,7 +149,9 @@ pub(crate) fn funcs() -> &'static FuncMap {
 /// A consul-template template; it implements [`Renderer`].
 ///
 /// Data functions read [`RenderData`]: `key`/`ls`/`tree` read `data.kv` (Consul key `a/b` is
-/// `/a/b` there), `service` reads `data.services`, `services` reads `data.catalog`. The render
+/// `/a/b` there), `service` reads `data.services`, `services` reads `data.catalog`,
+/// `datacenters` reads `data.datacenters`, and `node`, `nodes`, `connect`, `caRoots` and `caLeaf`
+/// read the JSON answers in `data.api` (keyed by the [`discovery_core::ApiRead`] they record). The render
 /// reports in `missing` what it needed but the data lacked: a `key` that is absent (consul-template
 /// would block on it), a service or the catalog that was not fetched, and a `safeLs`/`safeTree`
 /// prefix with no keys. Output with a non-empty `missing` must not be written.
