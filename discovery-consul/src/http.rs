@@ -473,6 +473,10 @@ pub(crate) fn copy_error(e: &Error) -> Error {
             key: key.clone(),
             reason: reason.clone(),
         },
+        Error::NotFound { backend, key } => Error::NotFound {
+            backend,
+            key: key.clone(),
+        },
         other if other.is_retryable() => Error::Unavailable {
             backend: BACKEND,
             source: Box::new(Failure(other.to_string())),

@@ -11,6 +11,9 @@
 //! - [`KvView`](discovery_core::KvView) / [`KvStore`](discovery_core::KvStore) over Consul KV
 //!   (`/a/b` is Consul's `a/b`), with recursive blocking queries for watches.
 //! - [`ConsulBackend::services`] / [`ConsulBackend::watch_services`]: the catalog's service list.
+//! - [`ConsulBackend::api_get`] / [`ConsulBackend::watch_api`]: any other endpoint
+//!   ([`ApiRead`](discovery_core::ApiRead)) as JSON, for consul-template's `node`, `nodes`,
+//!   `datacenters`, `connect`, `caRoots` and `caLeaf`.
 //!
 //! A plain `http://` agent is spoken to over hyper's HTTP/1.1 client connections, one driven in
 //! each requesting task, with idle keep-alive sockets kept bare (no buffer) between requests;
@@ -34,6 +37,7 @@
 //! ```
 
 mod agent_conn;
+mod api;
 mod catalog;
 mod config;
 mod consumer;
@@ -50,6 +54,7 @@ use std::sync::Arc;
 
 use discovery_core::{Result, ServiceInstance, ServiceName};
 
+pub use api::{ApiAnswer, POLL_INTERVAL};
 pub use catalog::CatalogServices;
 pub use config::{BasicAuth, ConsulConfig, RetryConfig, TlsConfig, TransportConfig};
 
@@ -69,6 +74,7 @@ struct Inner {
     health: Hub<health::Instances>,
     kv: Hub<kv::Pairs>,
     catalog: Hub<catalog::Services>,
+    api: Hub<api::Json>,
 }
 
 impl fmt::Debug for ConsulBackend {
@@ -95,6 +101,7 @@ impl ConsulBackend {
                 health: Hub::new(retry),
                 kv: Hub::new(retry),
                 catalog: Hub::new(retry),
+                api: Hub::new(retry),
             }),
         })
     }
@@ -119,9 +126,12 @@ impl ConsulBackend {
         self.inner.http.requests_to(&path)
     }
 
-    /// How many shared blocking-query loops run now (health, KV and catalog).
+    /// How many shared blocking-query loops run now (health, KV, catalog and other endpoints).
     pub fn active_blocking_queries(&self) -> usize {
-        self.inner.health.active() + self.inner.kv.active() + self.inner.catalog.active()
+        self.inner.health.active()
+            + self.inner.kv.active()
+            + self.inner.catalog.active()
+            + self.inner.api.active()
     }
 
     fn http(&self) -> &Http {

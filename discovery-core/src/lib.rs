@@ -118,6 +118,6 @@ pub use registry::{
     CheckKind, HealthCheck, KeepAlive, LeaseDriver, LeaseState, RegisterOptions, Registration,
     Registry,
 };
-pub use renderer::{Dependency, RenderData, Rendered, Renderer};
+pub use renderer::{ApiRead, Dependency, RenderData, Rendered, Renderer};
 pub use revision::Revision;
 pub use watcher::{Change, Snapshot, WatchEvent, WatchStream, Watcher};

@@ -18,6 +18,47 @@ pub struct RenderData {
     pub services: BTreeMap<ServiceName, Arc<Snapshot>>,
     /// The catalog's service names with the union of their tags, once fetched.
     pub catalog: Option<Arc<BTreeMap<ServiceName, BTreeSet<String>>>>,
+    /// The datacenters, once fetched: all of them (`false`), or only those whose catalog
+    /// answers (`true`); sorted.
+    pub datacenters: BTreeMap<bool, Arc<Vec<String>>>,
+    /// The JSON answers of the [`ApiRead`]s fetched so far.
+    pub api: BTreeMap<ApiRead, Arc<serde_json::Value>>,
+}
+
+/// A read of one endpoint of a backend's HTTP API that this crate has no typed model for
+/// (Consul's `catalog/nodes`, `agent/connect/ca/roots`, ...): a template function turns the
+/// endpoint's JSON answer into what it returns.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ApiRead {
+    /// The path after the API's root (`catalog/node/web-1`), already percent-encoded.
+    pub path: String,
+    /// The query parameters (`dc`, `near`, ...), in the order they are sent.
+    pub query: Vec<(String, String)>,
+    /// Whether the endpoint answers blocking queries; one that does not is polled.
+    pub blocking: bool,
+}
+
+impl ApiRead {
+    /// A read of `path` with no query, answered by blocking queries.
+    pub fn new(path: impl Into<String>) -> Self {
+        ApiRead {
+            path: path.into(),
+            query: Vec::new(),
+            blocking: true,
+        }
+    }
+
+    /// Adds the query parameter `key=value`.
+    pub fn with(mut self, key: &str, value: impl Into<String>) -> Self {
+        self.query.push((key.to_owned(), value.into()));
+        self
+    }
+
+    /// Marks the endpoint as one that ignores blocking queries (it is polled instead).
+    pub fn polled(mut self) -> Self {
+        self.blocking = false;
+        self
+    }
 }
 
 impl RenderData {
@@ -42,6 +83,13 @@ pub enum Dependency {
     Service(ServiceName),
     /// The list of services.
     Catalog,
+    /// The datacenters; with `ignore_failing`, only those whose catalog answers.
+    Datacenters {
+        /// Leave out the datacenters that cannot be reached.
+        ignore_failing: bool,
+    },
+    /// One endpoint of the backend's API, answered as JSON.
+    Api(ApiRead),
 }
 
 /// The result of a render.

@@ -22,15 +22,15 @@ pub(crate) const CATALOG_SNIPPET: &str = "*dependency.CatalogSnippet";
 /// A `dependency.HealthService`.
 #[derive(Debug)]
 pub(crate) struct HealthService {
-    node: String,
-    node_address: String,
-    address: String,
-    id: String,
-    name: String,
+    pub(crate) node: String,
+    pub(crate) node_address: String,
+    pub(crate) address: String,
+    pub(crate) id: String,
+    pub(crate) name: String,
     pub(crate) tags: Vec<String>,
-    meta: BTreeMap<String, String>,
-    status: String,
-    port: i64,
+    pub(crate) meta: BTreeMap<String, String>,
+    pub(crate) status: String,
+    pub(crate) port: i64,
 }
 
 fn string_map(m: &BTreeMap<String, String>) -> Value {

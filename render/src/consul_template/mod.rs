@@ -6,12 +6,16 @@
 //! `consul-template` binary is a command line around it), exec mode (`ExecSpec`, supervised by
 //! `Child`), and `FileConfig` reads consul-template's HCL/JSON configuration files.
 
+mod api_reads;
+mod catalog_nodes;
 #[cfg(feature = "consul")]
 mod child;
 #[cfg(feature = "consul")]
 mod config_consul;
 mod config_file;
 mod config_unsupported;
+mod connect;
+mod connect_ca;
 mod data;
 mod encode;
 #[cfg(feature = "consul")]
@@ -23,6 +27,7 @@ mod hashes;
 mod helpers;
 mod maps;
 mod math;
+mod newer_endpoints;
 #[cfg(feature = "consul")]
 mod options;
 mod owner;
@@ -118,6 +123,10 @@ pub(crate) fn funcs() -> &'static FuncMap {
     FUNCS.get_or_init(|| {
         let mut f = FuncMap::new();
         data::register(&mut f);
+        catalog_nodes::register(&mut f);
+        connect::register(&mut f);
+        connect_ca::register(&mut f);
+        newer_endpoints::register(&mut f);
         helpers::register(&mut f);
         group::register(&mut f);
         math::register(&mut f);
@@ -140,7 +149,9 @@ pub(crate) fn funcs() -> &'static FuncMap {
 /// A consul-template template; it implements [`Renderer`].
 ///
 /// Data functions read [`RenderData`]: `key`/`ls`/`tree` read `data.kv` (Consul key `a/b` is
-/// `/a/b` there), `service` reads `data.services`, `services` reads `data.catalog`. The render
+/// `/a/b` there), `service` reads `data.services`, `services` reads `data.catalog`,
+/// `datacenters` reads `data.datacenters`, and `node`, `nodes`, `connect`, `caRoots` and `caLeaf`
+/// read the JSON answers in `data.api` (keyed by the [`discovery_core::ApiRead`] they record). The render
 /// reports in `missing` what it needed but the data lacked: a `key` that is absent (consul-template
 /// would block on it), a service or the catalog that was not fetched, and a `safeLs`/`safeTree`
 /// prefix with no keys. Output with a non-empty `missing` must not be written.
@@ -321,42 +332,21 @@ mod tests {
         "spew_sprintf",
     ];
 
-    /// Functions that need Consul endpoints this crate does not query yet (implemented
-    /// elsewhere); the test below names them so a newly registered one is noticed.
-    const PENDING: &[&str] = &[
-        "node",
-        "nodes",
-        "datacenters",
-        "connect",
-        "caRoots",
-        "caLeaf",
-        "peerings",
-        "partitions",
-        "exportedServices",
-        "importedServices",
-    ];
-
     #[test]
     fn every_upstream_function_is_registered() {
         let f = funcs();
         let missing: Vec<&str> = UPSTREAM_FUNCS
             .iter()
             .copied()
-            .filter(|n| !PENDING.contains(n) && !f.contains(n))
+            .filter(|n| !f.contains(n))
             .collect();
         assert!(missing.is_empty(), "not registered: {missing:?}");
         // Templates naming them parse (what `-parse-only` checks); the calls do not run.
         let src: String = UPSTREAM_FUNCS
             .iter()
-            .filter(|n| !PENDING.contains(n))
             .map(|n| format!("{{{{ if false }}}}{{{{ {n} }}}}{{{{ end }}}}"))
             .collect();
         assert_eq!(render(&src).unwrap(), "");
-        let done: Vec<&str> = PENDING.iter().copied().filter(|n| f.contains(n)).collect();
-        assert!(
-            done.is_empty(),
-            "registered now, remove from PENDING: {done:?}"
-        );
     }
 
     #[test]

@@ -13,6 +13,10 @@ pub(crate) struct ServiceQuery {
     pub(crate) name: String,
     /// Sorted health filters; `["passing"]` by default.
     pub(crate) filters: Vec<String>,
+    /// `@dc`.
+    pub(crate) dc: Option<String>,
+    /// `~near`.
+    pub(crate) near: Option<String>,
 }
 
 impl ServiceQuery {
@@ -72,6 +76,8 @@ pub(crate) fn parse_service(s: &str) -> Result<ServiceQuery, String> {
         tag: caps.name("tag").map(|m| m.as_str().to_owned()),
         name: caps["name"].to_owned(),
         filters,
+        dc: caps.name("dc").map(|m| m.as_str().to_owned()),
+        near: caps.name("near").map(|m| m.as_str().to_owned()),
     })
 }
 

@@ -5,11 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use discovery_consul::{CatalogServices, ConsulBackend};
+use discovery_consul::{ApiAnswer, CatalogServices, ConsulBackend, POLL_INTERVAL};
 use discovery_core::health::HealthRegistry;
 use discovery_core::{
-    Backoff, Dependency, Error, Key, KvEvent, KvSnapshot, KvView, RenderData, Result, ServiceName,
-    WatchEvent, Watcher,
+    ApiRead, Backoff, Dependency, Error, Key, KvEvent, KvSnapshot, KvView, RenderData, Result,
+    ServiceName, WatchEvent, Watcher,
 };
 use futures::stream::BoxStream;
 use futures::StreamExt;
@@ -29,6 +29,10 @@ pub enum Watch {
     Kv(Key),
     /// The catalog's service list.
     Catalog,
+    /// The datacenters (only the reachable ones with `true`), polled.
+    Datacenters(bool),
+    /// One endpoint's JSON answer.
+    Api(ApiRead),
 }
 
 impl Watch {
@@ -40,6 +44,8 @@ impl Watch {
             Dependency::Prefix(p) => Watch::Kv(parent(p)),
             Dependency::Service(s) => Watch::Service(s.clone()),
             Dependency::Catalog => Watch::Catalog,
+            Dependency::Datacenters { ignore_failing } => Watch::Datacenters(*ignore_failing),
+            Dependency::Api(read) => Watch::Api(read.clone()),
             _ => return None,
         })
     }
@@ -53,6 +59,8 @@ impl Watch {
             Watch::Service(s) => format!("health.service({s})"),
             Watch::Kv(k) => format!("kv.list({})", k.as_str().trim_start_matches('/')),
             Watch::Catalog => "catalog.services".to_owned(),
+            Watch::Datacenters(_) => "catalog.datacenters".to_owned(),
+            Watch::Api(read) => super::api_reads::describe(read),
         }
     }
 }
@@ -72,6 +80,8 @@ pub fn describe(dep: &Dependency) -> String {
         Dependency::Prefix(p) => format!("kv.list({})", p.as_str().trim_start_matches('/')),
         Dependency::Service(s) => format!("health.service({s})"),
         Dependency::Catalog => "catalog.services".to_owned(),
+        Dependency::Datacenters { .. } => "catalog.datacenters".to_owned(),
+        Dependency::Api(read) => super::api_reads::describe(read),
         other => format!("{other:?}"),
     }
 }
@@ -80,6 +90,8 @@ enum Msg {
     Service(ServiceName, WatchEvent),
     Kv(Key, KvEvent),
     Catalog(CatalogServices),
+    Datacenters(bool, Vec<String>),
+    Api(ApiRead, ApiAnswer),
     Failed(Watch, Error, u32),
 }
 
@@ -222,7 +234,21 @@ impl Store {
                     self.data.catalog = Some(Arc::new(names));
                     (Watch::Catalog, true)
                 }
+                Msg::Datacenters(ignore_failing, list) => {
+                    let list = Arc::new(list);
+                    let prev = self.data.datacenters.insert(ignore_failing, list.clone());
+                    (Watch::Datacenters(ignore_failing), prev != Some(list))
+                }
+                Msg::Api(read, answer) => {
+                    let prev = self.data.api.insert(read.clone(), answer.body.clone());
+                    (Watch::Api(read), prev != Some(answer.body))
+                }
                 Msg::Failed(w, e, attempts) => {
+                    if let (Watch::Api(read), Error::NotFound { .. }) = (&w, &e) {
+                        if let Some(msg) = super::api_reads::missing_endpoint(read) {
+                            return Err(Error::backend_error("consul", msg));
+                        }
+                    }
                     if !e.is_retryable() || attempts >= MAX_ATTEMPTS {
                         return Err(e);
                     }
@@ -279,7 +305,66 @@ async fn open(backend: &ConsulBackend, w: &Watch) -> Result<BoxStream<'static, R
             .await?
             .map(|r| r.map(Msg::Catalog))
             .boxed(),
+        Watch::Datacenters(ignore_failing) => {
+            let (backend, ignore_failing) = (backend.clone(), *ignore_failing);
+            // `/v1/catalog/datacenters` does not block: asked now, then every POLL_INTERVAL
+            // (consul-template's CatalogDatacentersQuerySleepTime).
+            futures::stream::unfold(true, move |first| {
+                let backend = backend.clone();
+                async move {
+                    if !first {
+                        tokio::time::sleep(POLL_INTERVAL).await;
+                    }
+                    let r = datacenters(&backend, ignore_failing)
+                        .await
+                        .map(|list| Msg::Datacenters(ignore_failing, list));
+                    Some((r, false))
+                }
+            })
+            .boxed()
+        }
+        Watch::Api(read) => {
+            let read = read.clone();
+            backend
+                .watch_api(&read)
+                .await?
+                .map(move |r| r.map(|a| Msg::Api(read.clone(), a)))
+                .boxed()
+        }
     })
+}
+
+/// The datacenters, sorted; with `ignore_failing`, only those whose catalog answers a
+/// consistent read (upstream's `CatalogDatacentersQuery` asks `catalog/services` of each).
+async fn datacenters(backend: &ConsulBackend, ignore_failing: bool) -> Result<Vec<String>> {
+    let answer = backend
+        .api_get(&ApiRead::new("catalog/datacenters").polled())
+        .await?;
+    let mut list: Vec<String> = answer
+        .body
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if ignore_failing {
+        let mut reachable = Vec::with_capacity(list.len());
+        for dc in list {
+            let probe = ApiRead::new("catalog/services")
+                .polled()
+                .with("dc", dc.clone())
+                .with("consistent", "");
+            match backend.api_get(&probe).await {
+                Ok(_) => reachable.push(dc),
+                Err(e) => tracing::debug!(datacenter = %dc, error = %e, "datacenter left out"),
+            }
+        }
+        list = reachable;
+    }
+    list.sort();
+    Ok(list)
 }
 
 /// Keeps one subscription running while the store lives; each (re)subscription starts from a
