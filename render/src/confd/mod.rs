@@ -20,6 +20,7 @@ mod process;
 mod reload;
 pub mod resource;
 pub mod runner;
+pub mod validate;
 mod watch;
 
 use std::collections::BTreeSet;

@@ -100,6 +100,15 @@ pub fn parse_mode(s: &str) -> Option<u32> {
         .filter(|m| *m <= 0o7777)
 }
 
+/// The largest char boundary of `text` at or before `i`.
+fn floor_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Reads one resource file. `global_prefix` is confd's `-prefix`.
 pub fn load_spec(
     file: &Path,
@@ -111,11 +120,22 @@ pub fn load_spec(
         source: e,
     })?;
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-            .unwrap_or(0);
-        Error::invalid_config(format!("{}:{line}", file.display()), e.message().to_owned())
+        let at = match e.span() {
+            Some(s) => {
+                let before = &text[..floor_char_boundary(&text, s.start)];
+                let line = before.matches('\n').count() + 1;
+                let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+                    .chars()
+                    .count()
+                    + 1;
+                format!(":{line}:{col}")
+            }
+            None => String::new(),
+        };
+        Error::invalid_config(
+            format!("{}{at}", file.display()),
+            e.message().trim_end().replace('\n', "; "),
+        )
     })?;
     let table = doc
         .iter()
@@ -320,7 +340,7 @@ mod tests {
         let e = load_spec(&f, Path::new("/t"), None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("nginx.toml:2"), "{e}");
+        assert!(e.contains("nginx.toml:2:9"), "{e}");
     }
 
     /// The fork's keys (docs/template-resources.md): Go durations and `output_format`.
