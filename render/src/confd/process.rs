@@ -70,7 +70,10 @@ impl Resource {
         t.gid = self.spec.gid;
         t.check_cmd = self.spec.check_cmd.clone();
         t.keep_stage_file = cfg.keep_stage_file;
-        t.command_timeout = effective_timeout(self.spec.check_cmd_timeout, cfg.command_timeout);
+        t.command_timeout = effective_timeout(
+            self.spec.check_cmd_timeout,
+            effective_timeout(cfg.check_cmd_timeout, cfg.command_timeout),
+        );
         t.fsync = fsync;
         t
     }
@@ -82,7 +85,10 @@ impl Resource {
         Some(Reload {
             resource: self.spec.file.clone(),
             command: expand_paths(cmd, staged, &self.spec.dest),
-            timeout: effective_timeout(self.spec.reload_cmd_timeout, cfg.command_timeout),
+            timeout: effective_timeout(
+                self.spec.reload_cmd_timeout,
+                effective_timeout(cfg.reload_cmd_timeout, cfg.command_timeout),
+            ),
             min_interval: self.spec.min_reload_interval,
         })
     }
