@@ -106,8 +106,17 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The parser's message without its own ` at line L column C` (the error carries the position).
 fn strip_position(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) if msg[i..].contains(" column ") => msg[..i].to_owned(),
+    let Some(i) = msg.find(" at line ") else {
+        return msg.to_owned();
+    };
+    let rest = &msg[i + " at line ".len()..];
+    let digits = |s: &str| s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n = digits(rest);
+    match rest[n..].strip_prefix(" column ") {
+        Some(col) if n > 0 => {
+            let m = digits(col);
+            format!("{}{}", &msg[..i], &col[m..])
+        }
         _ => msg.to_owned(),
     }
 }
