@@ -385,7 +385,9 @@ async fn check_config_and_validate_run_without_a_backend() {
     let (code, _, err) = run(dir.path(), &a).await;
     assert_eq!(code, Some(1), "{err}");
     assert!(
-        err.contains("app.toml:1:") && err.contains("(yaml)"),
+        err.contains(
+            "app.toml:2:6: output format validation failed (yaml): invalid YAML: did not find expected ',' or ']', while parsing a flow sequence at line 1 column 7"
+        ),
         "{err}"
     );
     // A template that does not parse fails -check-config with its file and line.
