@@ -150,6 +150,18 @@ pub fn unified_diff(path: &Path, old: &[u8], new: &[u8]) -> String {
 /// written; on any error it is left as it was.
 #[tracing::instrument(level = "debug", skip(content), fields(dest = %target.dest.display(), bytes = content.len()))]
 pub async fn sync_file(target: &FileTarget, content: &[u8], mode: SyncMode) -> Result<SyncOutcome> {
+    sync_file_staged(target, content, mode)
+        .await
+        .map(|(outcome, _)| outcome)
+}
+
+/// [`sync_file`], also giving the path the content was staged at when it was written (the
+/// `{{.src}}` of confd's commands; it still exists only with [`FileTarget::keep_stage_file`]).
+pub async fn sync_file_staged(
+    target: &FileTarget,
+    content: &[u8],
+    mode: SyncMode,
+) -> Result<(SyncOutcome, Option<PathBuf>)> {
     let dest = &target.dest;
     let dir = match dest.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -190,16 +202,15 @@ pub async fn sync_file(target: &FileTarget, content: &[u8], mode: SyncMode) -> R
         }
     };
     if !changed {
-        return Ok(SyncOutcome::Unchanged);
+        return Ok((SyncOutcome::Unchanged, None));
     }
     if mode == SyncMode::Noop {
         let old = match &current {
             Some(_) => fs::read(dest).map_err(|e| io_err(dest, e))?,
             None => Vec::new(),
         };
-        return Ok(SyncOutcome::WouldChange {
-            diff: unified_diff(dest, &old, content),
-        });
+        let diff = unified_diff(dest, &old, content);
+        return Ok((SyncOutcome::WouldChange { diff }, None));
     }
 
     let meta = current.as_ref().map(|(_, m)| m);
@@ -211,13 +222,13 @@ pub async fn sync_file(target: &FileTarget, content: &[u8], mode: SyncMode) -> R
     if result.is_err() && !target.keep_stage_file {
         let _ = fs::remove_file(&staged);
     }
-    result.map(|()| SyncOutcome::Written)
+    result.map(|()| (SyncOutcome::Written, Some(staged)))
 }
 
 async fn finish(target: &FileTarget, staged: &Path, mode: SyncMode) -> Result<()> {
     if mode == SyncMode::Write {
         if let Some(check) = &target.check_cmd {
-            let cmd = expand_src(check, staged);
+            let cmd = expand_paths(check, staged, &target.dest);
             run_command("check_cmd", &cmd, target.command_timeout).await?;
         }
     }
@@ -387,18 +398,34 @@ fn random_suffix() -> String {
 
 /// Replaces confd's `{{.src}}` (with optional spaces) in a check command by the staged path.
 pub fn expand_src(cmd: &str, staged: &Path) -> String {
-    let src = staged.display().to_string();
-    let mut out = String::with_capacity(cmd.len() + src.len());
+    expand_vars(cmd, &[("src", staged)])
+}
+
+/// Replaces `{{.src}}` by the staged path and `{{.dest}}` by the destination (with optional
+/// spaces inside the braces), as abtreece/confd does in `check_cmd` and `reload_cmd`.
+pub fn expand_paths(cmd: &str, staged: &Path, dest: &Path) -> String {
+    expand_vars(cmd, &[("src", staged), ("dest", dest)])
+}
+
+/// Replaces each `{{.<name>}}` of `vars` by its path; other `{{...}}` are kept as written.
+fn expand_vars(cmd: &str, vars: &[(&str, &Path)]) -> String {
+    let mut out = String::with_capacity(cmd.len());
     let mut rest = cmd;
     while let Some(i) = rest.find("{{") {
         let after = &rest[i + 2..];
-        match after.find("}}") {
-            Some(j) if after[..j].trim() == ".src" => {
+        let var = after.find("}}").and_then(|j| {
+            let name = after[..j].trim().strip_prefix('.')?;
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, path)| (j, path.display().to_string()))
+        });
+        match var {
+            Some((j, value)) => {
                 out.push_str(&rest[..i]);
-                out.push_str(&src);
+                out.push_str(&value);
                 rest = &after[j + 2..];
             }
-            _ => {
+            None => {
                 out.push_str(&rest[..i + 2]);
                 rest = after;
             }
@@ -602,5 +629,33 @@ mod tests {
             expand_src("nginx -t -c {{.src}} && echo {{ .src }} {{.other}}", p),
             "nginx -t -c /etc/nginx/.nginx.conf123 && echo /etc/nginx/.nginx.conf123 {{.other}}"
         );
+    }
+
+    /// abtreece/confd's `executeReload` passes `{"src": stagePath, "dest": destPath}` to the
+    /// command template (pkg/template/command_executor.go).
+    #[test]
+    fn src_and_dest_expansion() {
+        let staged = Path::new("/etc/app/.app.conf42");
+        let dest = Path::new("/etc/app/app.conf");
+        assert_eq!(
+            expand_paths("cp {{ .src }} /bak && kill -HUP $(cat {{.dest}}.pid) {{.destx}} {{dest}}", staged, dest),
+            "cp /etc/app/.app.conf42 /bak && kill -HUP $(cat /etc/app/app.conf.pid) {{.destx}} {{dest}}"
+        );
+    }
+
+    #[tokio::test]
+    async fn check_cmd_sees_the_destination_too() {
+        let d = tmp();
+        let dest = d.path().join("app.conf");
+        fs::write(&dest, "old\n").unwrap();
+        let mut t = FileTarget::new(&dest);
+        // The check compares the staged file with the destination it is about to replace.
+        t.check_cmd = Some("grep -q new {{.src}} && grep -q old {{.dest}}".into());
+        let (outcome, staged) = sync_file_staged(&t, b"new\n", SyncMode::Write)
+            .await
+            .unwrap();
+        assert_eq!(outcome, SyncOutcome::Written);
+        assert!(staged.is_some_and(|s| s.parent() == Some(d.path())));
+        assert_eq!(fs::read(&dest).unwrap(), b"new\n");
     }
 }

@@ -81,6 +81,23 @@ pub struct ConfdConfig {
     pub fsync: Fsync,
     /// Ours: `-metrics-addr` and `-systemd-notify`.
     pub ops: crate::ops::OpsFlags,
+    /// The fork's `-check-cmd-timeout`: beats `-command-timeout` for check commands.
+    pub check_cmd_timeout: Option<Duration>,
+    /// The fork's `-reload-cmd-timeout`: beats `-command-timeout` for reload commands.
+    pub reload_cmd_timeout: Option<Duration>,
+    /// The fork's `-check-config`: check `conf.d` and the templates, then exit (no backend).
+    pub check_config: bool,
+    /// The fork's `-validate`: load every resource and template (with `-mock-data`, render them
+    /// from its keys), then exit (no backend, nothing written).
+    pub validate: bool,
+    /// The fork's `-mock-data`: a YAML or JSON file of keys for `-validate`, read as the file
+    /// backend reads its files.
+    pub mock_data: Option<PathBuf>,
+    /// The fork's `-resource`: `-check-config` and `-validate` check this resource file only.
+    pub resource: Option<PathBuf>,
+    /// `-template-functions fork` (`template_functions = "fork"`): abtreece/confd's versions of
+    /// the functions it changed (`seq`, `reverse`, ...) instead of confd 0.17's.
+    pub fork_functions: bool,
 }
 
 impl fmt::Debug for ConfdConfig {
@@ -116,6 +133,13 @@ impl fmt::Debug for ConfdConfig {
             .field("health_file", &self.health_file)
             .field("fsync", &self.fsync)
             .field("ops", &self.ops)
+            .field("check_cmd_timeout", &self.check_cmd_timeout)
+            .field("reload_cmd_timeout", &self.reload_cmd_timeout)
+            .field("check_config", &self.check_config)
+            .field("validate", &self.validate)
+            .field("mock_data", &self.mock_data)
+            .field("resource", &self.resource)
+            .field("fork_functions", &self.fork_functions)
             .finish()
     }
 }
@@ -152,7 +176,23 @@ impl Default for ConfdConfig {
             health_file: None,
             fsync: Fsync::AfterRename,
             ops: crate::ops::OpsFlags::default(),
+            check_cmd_timeout: None,
+            reload_cmd_timeout: None,
+            check_config: false,
+            validate: false,
+            mock_data: None,
+            resource: None,
+            fork_functions: false,
         }
+    }
+}
+
+/// `-template-functions`: `confd` (confd 0.17's functions) or `fork` (abtreece/confd's).
+fn fork_functions(value: &str) -> Option<bool> {
+    match value {
+        "confd" => Some(false),
+        "fork" => Some(true),
+        _ => None,
     }
 }
 
@@ -256,6 +296,46 @@ pub fn flag_set() -> FlagSet {
         "fsync",
         v,
         "when written files are made durable: before (the rename), after (the rename, before reload; default) or never (confd)",
+    )
+    .define(
+        "check-cmd-timeout",
+        v,
+        "timeout of check_cmd, over -command-timeout (a resource's check_cmd_timeout beats it)",
+    )
+    .define(
+        "reload-cmd-timeout",
+        v,
+        "timeout of reload_cmd, over -command-timeout (a resource's reload_cmd_timeout beats it)",
+    )
+    .define(
+        "check-config",
+        b,
+        "check conf.d resources and templates and exit (no backend)",
+    )
+    .define(
+        "validate",
+        b,
+        "load every resource and template and exit (no backend); with -mock-data, render them too",
+    )
+    .define(
+        "mock-data",
+        v,
+        "YAML or JSON file of keys (as the file backend reads it) that -validate renders from",
+    )
+    .define(
+        "resource",
+        v,
+        "with -check-config or -validate: check this resource file only (relative to conf.d)",
+    )
+    .define(
+        "diff",
+        b,
+        "accepted for abtreece/confd: -noop always prints a unified diff",
+    )
+    .define(
+        "template-functions",
+        v,
+        "confd (confd 0.17's seq, reverse, div, mod, fileExists; default) or fork (abtreece/confd's)",
     );
     crate::ops::define(&mut f);
     f
@@ -369,6 +449,34 @@ impl ConfdConfig {
         if let Some(v) = f.value("command-timeout") {
             self.command_timeout = parse_duration(v).ok_or_else(|| bad("command-timeout", v))?;
         }
+        for (name, slot) in [
+            ("check-cmd-timeout", &mut self.check_cmd_timeout),
+            ("reload-cmd-timeout", &mut self.reload_cmd_timeout),
+        ] {
+            if let Some(v) = f.value(name) {
+                *slot = Some(parse_duration(v).ok_or_else(|| bad(name, v))?);
+            }
+        }
+        for (name, slot) in [
+            ("check-config", &mut self.check_config),
+            ("validate", &mut self.validate),
+        ] {
+            if let Some(b) = f.bool(name) {
+                *slot = b;
+            }
+        }
+        if let Some(v) = f.value("mock-data") {
+            self.mock_data = Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
+        }
+        if let Some(v) = f.value("resource") {
+            self.resource = Some(PathBuf::from(v)).filter(|p| !p.as_os_str().is_empty());
+        }
+        if let Some(v) = f.value("template-functions") {
+            self.fork_functions = fork_functions(v).ok_or_else(|| bad("template-functions", v))?;
+        }
+        if self.mock_data.is_some() && !self.validate {
+            return Err(FlagError::Bad("flag -mock-data needs -validate".into()));
+        }
         if let Some(v) = f.value("watch-grace") {
             self.watch_grace = parse_duration(v).ok_or_else(|| bad("watch-grace", v))?;
         }
@@ -463,6 +571,20 @@ impl ConfdConfig {
                 "srv_domain" => self.srv_domain = Some(string(key, v)?).filter(|s| !s.is_empty()),
                 "srv_record" => self.srv_record = Some(string(key, v)?).filter(|s| !s.is_empty()),
                 "onetime" => self.onetime = boolean(key, v)?,
+                "check_cmd_timeout" | "reload_cmd_timeout" => {
+                    let text = string(key, v)?;
+                    let d = discovery_core::parse_go_duration(&text)
+                        .ok_or_else(|| bad(key, "expected a duration such as \"30s\""))?;
+                    if key.eq_ignore_ascii_case("check_cmd_timeout") {
+                        self.check_cmd_timeout = Some(d);
+                    } else {
+                        self.reload_cmd_timeout = Some(d);
+                    }
+                }
+                "template_functions" | "template-functions" => {
+                    self.fork_functions = fork_functions(&string(key, v)?)
+                        .ok_or_else(|| bad(key, "expected \"confd\" or \"fork\""))?
+                }
                 "keepstagefile" | "keep_stage_file" | "keep-stage-file" => {
                     self.keep_stage_file = boolean(key, v)?
                 }
@@ -547,6 +669,9 @@ impl ConfdConfig {
         o.command_timeout = self.command_timeout;
         o.watch_grace = self.watch_grace;
         o.health_file = self.health_file.clone();
+        o.check_cmd_timeout = self.check_cmd_timeout;
+        o.reload_cmd_timeout = self.reload_cmd_timeout;
+        o.fork_functions = self.fork_functions;
         Ok(o)
     }
 }
@@ -661,6 +786,64 @@ mod tests {
         assert_eq!(with(&["-fsync", "never"]).unwrap().fsync, Fsync::Never);
         let err = with(&["-fsync", "sometimes"]).unwrap_err().to_string();
         assert!(err.contains("fsync") && err.contains("sometimes"), "{err}");
+    }
+
+    /// The fork's flags and keys (docs/command-line-flags.md, docs/configuration-guide.md).
+    #[test]
+    fn fork_flags_and_keys() {
+        let d = tempfile::tempdir().unwrap();
+        let file = d.path().join("confd.toml");
+        std::fs::write(
+            &file,
+            "check_cmd_timeout = \"30s\"\nreload_cmd_timeout = \"2m\"\ntemplate_functions = \"fork\"\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let c = ConfdConfig::from_args(args(&["-config-file", f])).unwrap();
+        assert_eq!(c.check_cmd_timeout, Some(Duration::from_secs(30)));
+        assert_eq!(c.reload_cmd_timeout, Some(Duration::from_secs(120)));
+        assert!(c.fork_functions && c.options().unwrap().fork_functions);
+        let c = ConfdConfig::from_args(args(&[
+            "-config-file",
+            f,
+            "--check-cmd-timeout=5s",
+            "-template-functions",
+            "confd",
+            "--validate",
+            "--mock-data",
+            "keys.yaml",
+            "--resource",
+            "app.toml",
+            "--diff",
+        ]))
+        .unwrap();
+        assert_eq!(
+            c.options().unwrap().check_cmd_timeout,
+            Some(Duration::from_secs(5))
+        );
+        assert!(!c.fork_functions);
+        assert!(c.validate && !c.check_config);
+        assert_eq!(c.mock_data.as_deref(), Some(Path::new("keys.yaml")));
+        assert_eq!(c.resource.as_deref(), Some(Path::new("app.toml")));
+        let bad = |a: &[&str]| match ConfdConfig::from_args(args(a)) {
+            Err(FlagError::Bad(m)) => m,
+            other => panic!("{other:?}"),
+        };
+        let m = bad(&[
+            "-config-file",
+            "/nonexistent",
+            "-template-functions",
+            "sprig",
+        ]);
+        assert!(
+            m.contains("template-functions") && m.contains("sprig"),
+            "{m}"
+        );
+        let m = bad(&["-config-file", "/nonexistent", "-mock-data", "k.json"]);
+        assert!(m.contains("-validate"), "{m}");
+        std::fs::write(&file, "template_functions = \"x\"\n").unwrap();
+        let m = bad(&["-config-file", f]);
+        assert!(m.contains("template_functions"), "{m}");
     }
 
     #[test]

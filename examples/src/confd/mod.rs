@@ -9,8 +9,10 @@ pub mod config;
 
 use std::sync::Arc;
 
-use discovery_core::{KvView, Result};
+use discovery_core::{FileBackend, Key, KvView, Result};
+use discovery_render::confd::options::ConfdOptions;
 use discovery_render::confd::runner::ConfdRunner;
+use discovery_render::confd::validate;
 
 use crate::backend::{open_kv, BackendSpec};
 use crate::goflags::FlagError;
@@ -46,6 +48,9 @@ pub async fn main(args: Vec<String>) -> i32 {
 /// until SIGINT or SIGTERM (or a watch lost for longer than `-watch-grace`).
 pub async fn run(cfg: &ConfdConfig) -> Result<()> {
     let options = cfg.options()?;
+    if cfg.check_config || cfg.validate {
+        return check(cfg, &options).await;
+    }
     let spec = BackendSpec::from_confd(cfg);
     let started = || tracing::info!(backend = %cfg.backend, nodes = ?cfg.nodes, confdir = %cfg.confdir.display(), "starting confd");
     if cfg.onetime {
@@ -77,6 +82,39 @@ pub async fn run(cfg: &ConfdConfig) -> Result<()> {
                 }
             },
         }
+    }
+}
+
+/// `-check-config` and `-validate` (abtreece/confd's): no backend, nothing written; each problem
+/// is printed to stderr, and the result is an error counting them.
+async fn check(cfg: &ConfdConfig, options: &ConfdOptions) -> Result<()> {
+    let only = cfg.resource.as_deref();
+    let mut problems = Vec::new();
+    if cfg.check_config {
+        problems.extend(validate::check_config(options, only));
+    }
+    if cfg.validate {
+        let mock = cfg
+            .mock_data
+            .as_ref()
+            .map(|p| FileBackend::new(vec![p.clone()]));
+        if let Some(kv) = &mock {
+            // A missing or malformed file is one clear error, not one per resource.
+            kv.list(&[Key::new("/")?]).await?;
+        }
+        problems.extend(
+            validate::validate(options, only, mock.as_ref().map(|m| m as &dyn KvView)).await,
+        );
+    }
+    for p in &problems {
+        eprintln!("{p}");
+    }
+    match problems.len() {
+        0 => Ok(()),
+        n => Err(discovery_core::Error::invalid_config(
+            "conf.d",
+            format!("{n} problem(s) found"),
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! abtreece/confd fork added, and [`ConfdTemplate`]; the
 //! confd engine ([`runner::ConfdRunner`]) with its [`options`] and `conf.d` [`resource`]s.
 
+mod commands;
 mod control;
 mod datetime;
 mod fork_changes;
@@ -13,11 +14,13 @@ mod helpers;
 mod include;
 mod memkv;
 pub mod options;
+pub mod output_format;
 mod pathmatch;
 mod process;
 mod reload;
 pub mod resource;
 pub mod runner;
+pub mod validate;
 mod watch;
 
 use std::collections::BTreeSet;

@@ -111,6 +111,11 @@ pub struct ConfdOptions {
     pub fsync: Fsync,
     /// `-command-timeout`: how long a check or reload command may run before it is killed.
     pub command_timeout: Duration,
+    /// The fork's `-check-cmd-timeout`: beats `command_timeout` for check commands; a
+    /// resource's own `check_cmd_timeout` beats both.
+    pub check_cmd_timeout: Option<Duration>,
+    /// The fork's `-reload-cmd-timeout`: as `check_cmd_timeout`, for reload commands.
+    pub reload_cmd_timeout: Option<Duration>,
     /// `-watch-grace`: a watch that stays broken this long is reported: the runner ends with an
     /// error, or, with `health_file`, the file says so.
     pub watch_grace: Duration,
@@ -139,6 +144,8 @@ impl Default for ConfdOptions {
             keep_stage_file: false,
             fsync: Fsync::AfterRename,
             command_timeout: DEFAULT_COMMAND_TIMEOUT,
+            check_cmd_timeout: None,
+            reload_cmd_timeout: None,
             watch_grace: Duration::from_secs(60),
             health_file: None,
             health: HealthRegistry::new(),

@@ -1,14 +1,14 @@
 //! Processing template resources: render from a snapshot, sync the file, collect reloads.
 
 use std::path::Path;
-use std::time::Duration;
 
 use discovery_core::{Error, Result};
 
+use super::commands::{effective_timeout, Reload};
 use super::options::ConfdOptions;
 use super::resource::ResourceSpec;
 use super::{ConfdStore, ConfdTemplate};
-use crate::sync::{run_command, sync_file, FileTarget, Fsync, SyncMode, SyncOutcome};
+use crate::sync::{expand_paths, sync_file_staged, FileTarget, Fsync, SyncMode, SyncOutcome};
 use crate::{Dialect, Syntax, Template, TemplateOptions};
 
 /// A resource with its parsed template.
@@ -70,9 +70,27 @@ impl Resource {
         t.gid = self.spec.gid;
         t.check_cmd = self.spec.check_cmd.clone();
         t.keep_stage_file = cfg.keep_stage_file;
-        t.command_timeout = cfg.command_timeout;
+        t.command_timeout = effective_timeout(
+            self.spec.check_cmd_timeout,
+            effective_timeout(cfg.check_cmd_timeout, cfg.command_timeout),
+        );
         t.fsync = fsync;
         t
+    }
+
+    /// The reload due after this resource's destination was written from `staged`.
+    fn reload(&self, cfg: &ConfdOptions, staged: Option<&Path>) -> Option<Reload> {
+        let cmd = self.spec.reload_cmd.as_deref().filter(|_| !cfg.sync_only)?;
+        let staged = staged.unwrap_or(&self.spec.dest);
+        Some(Reload {
+            resource: self.spec.file.clone(),
+            command: expand_paths(cmd, staged, &self.spec.dest),
+            timeout: effective_timeout(
+                self.spec.reload_cmd_timeout,
+                effective_timeout(cfg.reload_cmd_timeout, cfg.command_timeout),
+            ),
+            min_interval: self.spec.min_reload_interval,
+        })
     }
 }
 
@@ -85,8 +103,8 @@ pub enum Processed {
     WouldChange,
     /// The destination was replaced; its reload command (if any, and not `-sync-only`) is due.
     Written {
-        /// The reload command to run.
-        reload: Option<String>,
+        /// The reload to run.
+        reload: Option<Reload>,
     },
 }
 
@@ -122,6 +140,15 @@ async fn render_and_sync(
     let rendered = resource.template.render_store(store);
     metrics::histogram!("discovery_render_seconds").record(started.elapsed().as_secs_f64());
     let rendered = rendered?;
+    if let Some(format) = resource.spec.output_format {
+        // The fork validates the staged file before any compare: a bad render never lands.
+        format
+            .validate(&resource.spec.file.display().to_string(), &rendered.output)
+            .inspect_err(|e| {
+                tracing::error!(resource = %resource.name(), format = %format, error = %e,
+                    "rendered output is not valid {format}; keeping the old file")
+            })?;
+    }
     let mode = if cfg.noop {
         SyncMode::Noop
     } else if cfg.sync_only {
@@ -129,12 +156,21 @@ async fn render_and_sync(
     } else {
         SyncMode::Write
     };
-    let outcome = sync_file(
-        &resource.target(cfg, fsync),
-        rendered.output.as_bytes(),
-        mode,
-    )
-    .await?;
+    let target = resource.target(cfg, fsync);
+    let (outcome, staged) = sync_file_staged(&target, rendered.output.as_bytes(), mode)
+        .await
+        .inspect_err(|e| {
+            if let Error::Command {
+                what: "check_cmd",
+                command,
+                reason,
+            } = e
+            {
+                tracing::error!(resource = %resource.name(), command = %command, reason = %reason,
+                    timeout_ms = target.command_timeout.as_millis() as u64,
+                    "check_cmd failed; keeping the old file");
+            }
+        })?;
     let elapsed_us = started.elapsed().as_micros() as u64;
     Ok(match outcome {
         SyncOutcome::Unchanged => {
@@ -151,31 +187,10 @@ async fn render_and_sync(
             tracing::info!(resource = %resource.name(), dest = %resource.spec.dest.display(),
                 elapsed_us, "target config updated");
             Processed::Written {
-                reload: resource.spec.reload_cmd.clone().filter(|_| !cfg.sync_only),
+                reload: resource.reload(cfg, staged.as_deref()),
             }
         }
     })
-}
-
-/// Runs each distinct reload command once, in order of first appearance (confd runs one per
-/// resource; several resources sharing a command reloaded the service several times).
-pub async fn run_reloads(reloads: Vec<String>, command_timeout: Duration) -> Vec<Error> {
-    let mut seen = std::collections::HashSet::new();
-    let mut errors = Vec::new();
-    for cmd in reloads {
-        if !seen.insert(cmd.clone()) {
-            continue;
-        }
-        let started = std::time::Instant::now();
-        metrics::counter!("discovery_reloads_total").increment(1);
-        match run_command("reload_cmd", &cmd, command_timeout).await {
-            Ok(_) => {
-                tracing::info!(command = %cmd, elapsed_ms = started.elapsed().as_millis() as u64, "reloaded")
-            }
-            Err(e) => errors.push(e),
-        }
-    }
-    errors
 }
 
 /// Loads every resource under `conf.d`; resources that fail to load are returned as errors and

@@ -1,8 +1,11 @@
 //! confd template resources: `<confdir>/conf.d/**/*toml`, each a `[template]` table.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use discovery_core::{Error, Key, Result};
+use discovery_core::{parse_go_duration, Error, Key, Result};
+
+use super::output_format::OutputFormat;
 
 /// One template resource as written in `conf.d`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,10 +26,20 @@ pub struct ResourceSpec {
     pub gid: Option<u32>,
     /// File mode (`"0644"` is octal, `"420"` decimal, as Go's `ParseUint(s, 0, 32)`).
     pub mode: Option<u32>,
-    /// Check command, with `{{.src}}`.
+    /// Check command; `{{.src}}` is the staged file, `{{.dest}}` the destination.
     pub check_cmd: Option<String>,
-    /// Reload command.
+    /// Reload command; `{{.src}}` is the staged file, `{{.dest}}` the destination.
     pub reload_cmd: Option<String>,
+    /// The fork's `check_cmd_timeout` (a Go duration): beats the global `-command-timeout`;
+    /// zero means no timeout, as in the fork.
+    pub check_cmd_timeout: Option<Duration>,
+    /// The fork's `reload_cmd_timeout`, as `check_cmd_timeout` for the reload command.
+    pub reload_cmd_timeout: Option<Duration>,
+    /// The fork's `min_reload_interval`: the reload command runs at most once per interval; a
+    /// reload asked for sooner runs at the interval's end (the fork drops it).
+    pub min_reload_interval: Option<Duration>,
+    /// The fork's `output_format`: the rendered output must parse as it before it is written.
+    pub output_format: Option<OutputFormat>,
 }
 
 fn bad(file: &Path, key: &str, why: impl Into<String>) -> Error {
@@ -87,6 +100,15 @@ pub fn parse_mode(s: &str) -> Option<u32> {
         .filter(|m| *m <= 0o7777)
 }
 
+/// The largest char boundary of `text` at or before `i`.
+fn floor_char_boundary(text: &str, i: usize) -> usize {
+    let mut i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Reads one resource file. `global_prefix` is confd's `-prefix`.
 pub fn load_spec(
     file: &Path,
@@ -98,11 +120,22 @@ pub fn load_spec(
         source: e,
     })?;
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-        let line = e
-            .span()
-            .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1)
-            .unwrap_or(0);
-        Error::invalid_config(format!("{}:{line}", file.display()), e.message().to_owned())
+        let at = match e.span() {
+            Some(s) => {
+                let before = &text[..floor_char_boundary(&text, s.start)];
+                let line = before.matches('\n').count() + 1;
+                let col = before[before.rfind('\n').map_or(0, |i| i + 1)..]
+                    .chars()
+                    .count()
+                    + 1;
+                format!(":{line}:{col}")
+            }
+            None => String::new(),
+        };
+        Error::invalid_config(
+            format!("{}{at}", file.display()),
+            e.message().trim_end().replace('\n', "; "),
+        )
     })?;
     let table = doc
         .iter()
@@ -118,6 +151,10 @@ pub fn load_spec(
     let mut mode = None;
     let mut check_cmd = None;
     let mut reload_cmd = None;
+    let mut check_cmd_timeout = None;
+    let mut reload_cmd_timeout = None;
+    let mut min_reload_interval = None;
+    let mut output_format = None;
     let string = |k: &str, v: &toml::Value| -> Result<String> {
         v.as_str()
             .map(str::to_owned)
@@ -127,6 +164,22 @@ pub fn load_spec(
         v.as_integer()
             .and_then(|i| u32::try_from(i).ok())
             .ok_or_else(|| bad(file, k, "expected a non-negative integer"))
+    };
+    // The fork's duration keys: Go's `time.ParseDuration`; an empty string is "not set".
+    let duration = |k: &str, v: &toml::Value| -> Result<Option<Duration>> {
+        let text = string(k, v)?;
+        if text.is_empty() {
+            return Ok(None);
+        }
+        parse_go_duration(&text).map(Some).ok_or_else(|| {
+            bad(
+                file,
+                k,
+                format!(
+                    "invalid duration: {text:?} (use Go duration format, e.g., \"30s\", \"1m\")"
+                ),
+            )
+        })
     };
     for (k, v) in table {
         match k.to_ascii_lowercase().as_str() {
@@ -155,6 +208,16 @@ pub fn load_spec(
             }
             "check_cmd" => check_cmd = Some(string(k, v)?).filter(|s| !s.is_empty()),
             "reload_cmd" => reload_cmd = Some(string(k, v)?).filter(|s| !s.is_empty()),
+            "check_cmd_timeout" => check_cmd_timeout = duration(k, v)?,
+            "reload_cmd_timeout" => reload_cmd_timeout = duration(k, v)?,
+            "min_reload_interval" => min_reload_interval = duration(k, v)?,
+            "output_format" => {
+                let name = string(k, v)?;
+                if !name.is_empty() {
+                    output_format =
+                        Some(OutputFormat::parse(&name).map_err(|why| bad(file, k, why))?);
+                }
+            }
             other => tracing::warn!(file = %file.display(), key = other,
                 "unknown key in template resource; ignored (confd ignores it too)"),
         }
@@ -193,6 +256,10 @@ pub fn load_spec(
         mode,
         check_cmd,
         reload_cmd,
+        check_cmd_timeout,
+        reload_cmd_timeout,
+        min_reload_interval: min_reload_interval.filter(|d| !d.is_zero()),
+        output_format,
     })
 }
 
@@ -273,6 +340,41 @@ mod tests {
         let e = load_spec(&f, Path::new("/t"), None)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("nginx.toml:2"), "{e}");
+        assert!(e.contains("nginx.toml:2:9"), "{e}");
+    }
+
+    /// The fork's keys (docs/template-resources.md): Go durations and `output_format`.
+    #[test]
+    fn fork_keys_parse_and_bad_values_name_the_file_and_key() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("app.toml");
+        let base = "[template]\nsrc = \"a\"\ndest = \"/tmp/x\"\n";
+        std::fs::write(
+            &f,
+            format!("{base}check_cmd_timeout = \"1m30s\"\nreload_cmd_timeout = \"500ms\"\nmin_reload_interval = \"30s\"\noutput_format = \"yml\"\n"),
+        )
+        .unwrap();
+        let spec = load_spec(&f, Path::new("/t"), None).unwrap();
+        assert_eq!(spec.check_cmd_timeout, Some(Duration::from_secs(90)));
+        assert_eq!(spec.reload_cmd_timeout, Some(Duration::from_millis(500)));
+        assert_eq!(spec.min_reload_interval, Some(Duration::from_secs(30)));
+        assert_eq!(spec.output_format, Some(OutputFormat::Yaml));
+
+        std::fs::write(&f, format!("{base}output_format = \"ini\"\n")).unwrap();
+        let e = load_spec(&f, Path::new("/t"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("app.toml: output_format") && e.contains("unknown output format: \"ini\""),
+            "{e}"
+        );
+        std::fs::write(&f, format!("{base}check_cmd_timeout = \"30\"\n")).unwrap();
+        let e = load_spec(&f, Path::new("/t"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("app.toml: check_cmd_timeout") && e.contains("invalid duration: \"30\""),
+            "{e}"
+        );
     }
 }

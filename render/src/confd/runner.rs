@@ -12,9 +12,10 @@ use std::task::{Context, Poll};
 use discovery_core::{Error, KvView, Result};
 use tokio::task::JoinHandle;
 
+use super::commands::{run_pass, ReloadLimiter};
 use super::control::{self, Control, Exit, Requester};
 use super::options::{ConfdOptions, Mode};
-use super::process::{dest_dir_exists, load_resources, process, run_reloads, Processed, Resource};
+use super::process::{dest_dir_exists, load_resources, process, Processed, Resource};
 use super::resource::ResourceSpec;
 use super::watch;
 
@@ -135,10 +136,13 @@ impl ConfdRunner {
             source,
             kv,
         } = self;
+        // `min_reload_interval` holds across passes and conf.d reloads.
+        let limiter = ReloadLimiter::default();
         match options.mode {
             Mode::Onetime => {
                 let (resources, errors) = load(&options, &source);
-                let failures = errors.len() + process_all(&options, kv.as_ref(), &resources).await;
+                let failures =
+                    errors.len() + process_all(&options, kv.as_ref(), &resources, &limiter).await;
                 if failures == 0 {
                     Ok(())
                 } else {
@@ -151,7 +155,7 @@ impl ConfdRunner {
             // Re-read conf.d and process everything every tick (confd's default mode).
             Mode::Interval(every) => loop {
                 let (resources, _errors) = load(&options, &source);
-                process_all(&options, kv.as_ref(), &resources).await;
+                process_all(&options, kv.as_ref(), &resources, &limiter).await;
                 tokio::select! {
                     _ = tokio::time::sleep(every.get()) => {}
                     exit = control.next() => if exit == Exit::Shutdown { return Ok(()) },
@@ -160,7 +164,9 @@ impl ConfdRunner {
             Mode::Watch => {
                 let (mut resources, _errors) = load(&options, &source);
                 loop {
-                    match watch::run(&options, kv.clone(), &resources, &mut control).await? {
+                    match watch::run(&options, kv.clone(), &resources, &limiter, &mut control)
+                        .await?
+                    {
                         Exit::Shutdown => return Ok(()),
                         Exit::Reload => {
                             tracing::info!("reloading conf.d");
@@ -300,7 +306,12 @@ fn load(options: &ConfdOptions, source: &Source) -> (Vec<Resource>, Vec<Error>) 
 
 /// Fetches, renders and syncs every resource once (one read per resource, at one revision),
 /// then runs the reload commands of the files written; returns the number of failures.
-async fn process_all(options: &ConfdOptions, kv: &dyn KvView, resources: &[Resource]) -> usize {
+async fn process_all(
+    options: &ConfdOptions,
+    kv: &dyn KvView,
+    resources: &[Resource],
+    limiter: &ReloadLimiter,
+) -> usize {
     let mut failures = 0;
     let mut reloads = Vec::new();
     for r in resources {
@@ -318,7 +329,9 @@ async fn process_all(options: &ConfdOptions, kv: &dyn KvView, resources: &[Resou
             }
         };
         match result {
-            Ok(Processed::Written { reload: Some(cmd) }) => reloads.push(cmd),
+            Ok(Processed::Written {
+                reload: Some(reload),
+            }) => reloads.push(reload),
             Ok(_) => {}
             Err(e) => {
                 failures += 1;
@@ -326,7 +339,7 @@ async fn process_all(options: &ConfdOptions, kv: &dyn KvView, resources: &[Resou
             }
         }
     }
-    let errs = run_reloads(reloads, options.command_timeout).await;
+    let errs = run_pass(reloads, limiter).await;
     for e in &errs {
         tracing::error!("{e}");
     }

@@ -519,3 +519,6 @@ async fn dropping_the_handle_shuts_the_runner_down() {
         "rendered after the handle was dropped"
     );
 }
+
+#[path = "fork_resource_tests.rs"]
+mod fork_resource;

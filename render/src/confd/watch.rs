@@ -11,6 +11,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
+use super::commands::ReloadLimiter;
 use super::control::{Control, Exit};
 use super::options::ConfdOptions;
 use super::process::{process, Processed, Resource};
@@ -145,9 +146,10 @@ pub async fn run(
     cfg: &ConfdOptions,
     kv: Arc<dyn KvView>,
     resources: &[Resource],
+    limiter: &ReloadLimiter,
     control: &mut Control,
 ) -> Result<Exit> {
-    let reloader = Reloader::spawn(cfg.command_timeout);
+    let reloader = Reloader::spawn(limiter.clone());
     let exit = watch_loop(cfg, kv, resources, &reloader, control).await;
     reloader.drain().await;
     exit

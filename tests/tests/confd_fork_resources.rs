@@ -1,0 +1,403 @@
+//! abtreece/confd's resource keys and flags through the real `confd` binary and a real etcd
+//! (the fork's docs/template-resources.md and docs/command-line-flags.md): `output_format`,
+//! `check_cmd_timeout`, `{{.src}}`/`{{.dest}}` in `reload_cmd`, `min_reload_interval`,
+//! `-template-functions fork`, and the backend-free `-check-config` / `-validate -mock-data`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use discovery_tests::bins::{bin, ChildGuard};
+use discovery_tests::etcd::EtcdServer;
+use discovery_tests::util::{eventually, unique};
+
+/// Hang guard for anything confd should do "soon".
+const SOON: Duration = Duration::from_secs(60);
+
+/// A `confd` child with its stderr in a file.
+struct Confd {
+    _child: ChildGuard,
+    log: PathBuf,
+}
+
+impl Confd {
+    fn start(dir: &Path, args: &[&str]) -> Confd {
+        let log = dir.join("confd.log");
+        let file = std::fs::File::create(&log).unwrap();
+        let child = Command::new(bin("confd"))
+            .args(args)
+            .arg("-confdir")
+            .arg(dir)
+            .arg("-config-file")
+            .arg(dir.join("no-confd.toml"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run confd: {e}"));
+        Confd {
+            _child: ChildGuard(child),
+            log,
+        }
+    }
+
+    fn log(&self) -> String {
+        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+    }
+
+    /// Waits until a log line contains all of `needles`.
+    async fn wait_log(&self, needles: &[&str]) {
+        eventually(&format!("a log line with {needles:?}"), SOON, || async {
+            self.log()
+                .lines()
+                .any(|l| needles.iter().all(|s| l.contains(s)))
+                .then_some(())
+        })
+        .await;
+    }
+}
+
+/// `confd ARGS -confdir DIR` to its end: (exit code, stdout, stderr).
+async fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = tokio::time::timeout(
+        SOON,
+        tokio::process::Command::new(bin("confd"))
+            .args(args)
+            .arg("-confdir")
+            .arg(dir)
+            .arg("-config-file")
+            .arg(dir.join("no-confd.toml"))
+            .output(),
+    )
+    .await
+    .expect("confd hung")
+    .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        strip_ansi(&String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Writes `conf.d/app.toml` (keys `[prefix]`, `extra` lines) and `templates/app.tmpl`; returns
+/// the destination.
+fn resource(dir: &Path, prefix: &str, extra: &str, template: &str) -> PathBuf {
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    let dest = dir.join("out").join("app.conf");
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::write(
+        dir.join("conf.d/app.toml"),
+        format!(
+            "[template]\nsrc = \"app.tmpl\"\ndest = \"{}\"\nkeys = [\"{prefix}\"]\n{extra}",
+            dest.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(dir.join("templates/app.tmpl"), template).unwrap();
+    dest
+}
+
+fn value_template(prefix: &str) -> String {
+    format!("v={{{{getv \"{prefix}/value\"}}}}\n")
+}
+
+async fn wait_content(dest: &Path, want: &str) {
+    eventually(&format!("{} = {want:?}", dest.display()), SOON, || async {
+        (std::fs::read_to_string(dest).ok().as_deref() == Some(want)).then_some(())
+    })
+    .await;
+}
+
+async fn put(endpoint: &str, key: &str, value: &str) {
+    let mut c = etcd_client::Client::connect([endpoint], None)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to etcd at {endpoint}: {e}"));
+    c.put(key, value, None)
+        .await
+        .unwrap_or_else(|e| panic!("put {key}: {e}"));
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// `output_format = "json"`: a render that is not JSON keeps the old file, runs no reload and
+/// is logged naming the resource, the format and the position; the next good render lands.
+#[tokio::test(flavor = "multi_thread")]
+async fn output_format_keeps_the_old_file_when_the_render_does_not_parse() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("fork-format"));
+    let dir = tempfile::tempdir().unwrap();
+    let reloads = dir.path().join("reloads");
+    let dest = resource(
+        dir.path(),
+        &prefix,
+        &format!(
+            "output_format = \"json\"\nreload_cmd = \"cat {{{{.dest}}}} >> {}\"\n",
+            reloads.display()
+        ),
+        &format!("{{\"port\": {{{{getv \"{prefix}/value\"}}}}}}\n"),
+    );
+    put(&server.endpoint(), &format!("{prefix}/value"), "8080").await;
+    let confd = Confd::start(
+        dir.path(),
+        &["-watch", "-backend", "etcdv3", "-node", &server.endpoint()],
+    );
+    wait_content(&dest, "{\"port\": 8080}\n").await;
+    put(&server.endpoint(), &format!("{prefix}/value"), "80,").await;
+    confd
+        .wait_log(&[
+            "app.toml:1:",
+            "output format validation failed (json)",
+            "keeping the old file",
+        ])
+        .await;
+    assert_eq!(
+        std::fs::read_to_string(&dest).unwrap(),
+        "{\"port\": 8080}\n"
+    );
+    put(&server.endpoint(), &format!("{prefix}/value"), "81").await;
+    wait_content(&dest, "{\"port\": 81}\n").await;
+    eventually("the reload of the good render", SOON, || async {
+        (lines(&reloads).len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(lines(&reloads), ["{\"port\": 8080}", "{\"port\": 81}"]);
+    assert!(!confd.log().contains("panicked"), "{}", confd.log());
+}
+
+/// `check_cmd_timeout` beats `-command-timeout`: the hanging check is killed after 300 ms, the
+/// log names the resource and the command, and the old file stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_cmd_timeout_kills_the_check_and_keeps_the_old_file() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("fork-check-timeout"));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = resource(
+        dir.path(),
+        &prefix,
+        "check_cmd = \"test -z \\\"$(grep slow {{.src}})\\\" || sleep 30\"\ncheck_cmd_timeout = \"300ms\"\n",
+        &value_template(&prefix),
+    );
+    put(&server.endpoint(), &format!("{prefix}/value"), "fast").await;
+    let confd = Confd::start(
+        dir.path(),
+        &[
+            "-watch",
+            "-backend",
+            "etcdv3",
+            "-node",
+            &server.endpoint(),
+            "-command-timeout",
+            "60s",
+        ],
+    );
+    wait_content(&dest, "v=fast\n").await;
+    let started = std::time::Instant::now();
+    put(&server.endpoint(), &format!("{prefix}/value"), "slow").await;
+    confd
+        .wait_log(&["app.toml", "sleep 30", "timed out", "keeping the old file"])
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "v=fast\n");
+}
+
+/// `reload_cmd` expands `{{.dest}}` (the destination) and `{{.src}}` (the staged file, kept
+/// with `-keep-stage-file`), as the fork's `executeReload` does.
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_cmd_expands_src_and_dest() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("fork-reload-vars"));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("reloads");
+    let dest = resource(
+        dir.path(),
+        &prefix,
+        &format!(
+            "reload_cmd = \"cat {{{{ .dest }}}} {{{{.src}}}} >> {}\"\n",
+            log.display()
+        ),
+        &value_template(&prefix),
+    );
+    put(&server.endpoint(), &format!("{prefix}/value"), "1").await;
+    let (code, _, stderr) = run(
+        dir.path(),
+        &[
+            "-onetime",
+            "-keep-stage-file",
+            "-backend",
+            "etcdv3",
+            "-node",
+            &server.endpoint(),
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "v=1\n");
+    assert_eq!(lines(&log), ["v=1", "v=1"], "dest, then the staged copy");
+}
+
+/// `min_reload_interval = "1s"`: a burst of changes is written at once, reloaded once now and
+/// once at the interval's end (the last write is reloaded; nothing in between).
+#[tokio::test(flavor = "multi_thread")]
+async fn min_reload_interval_spaces_reloads_and_reloads_the_last_write() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("fork-min-reload"));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("reloads");
+    let dest = resource(
+        dir.path(),
+        &prefix,
+        &format!(
+            "reload_cmd = \"echo $(date +%s%N) $(cat {{{{.dest}}}}) >> {}\"\nmin_reload_interval = \"1s\"\n",
+            log.display()
+        ),
+        &value_template(&prefix),
+    );
+    put(&server.endpoint(), &format!("{prefix}/value"), "1").await;
+    let _confd = Confd::start(
+        dir.path(),
+        &["-watch", "-backend", "etcdv3", "-node", &server.endpoint()],
+    );
+    eventually("the first reload", SOON, || async {
+        (lines(&log).len() == 1).then_some(())
+    })
+    .await;
+    for v in ["2", "3", "4"] {
+        put(&server.endpoint(), &format!("{prefix}/value"), v).await;
+        wait_content(&dest, &format!("v={v}\n")).await;
+    }
+    eventually("the reload at the interval's end", SOON, || async {
+        (lines(&log).len() == 2).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let runs = lines(&log);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let at = |l: &str| l.split(' ').next().unwrap().parse::<u128>().unwrap();
+    assert!(at(&runs[1]) - at(&runs[0]) >= 950_000_000, "{runs:?}");
+    assert!(runs[1].ends_with("v=4"), "{runs:?}");
+}
+
+/// `-template-functions fork`: the fork's `seq` counts down (`seq 3 1` is `[3 2 1]`); confd
+/// 0.17's gives `[]` (the fork's template_funcs_test.go and confd's own).
+#[tokio::test(flavor = "multi_thread")]
+async fn template_functions_fork_selects_the_forks_seq() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("fork-funcs"));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = resource(
+        dir.path(),
+        &prefix,
+        "",
+        &format!("{{{{seq 3 1}}}} {{{{getv \"{prefix}/value\"}}}}\n"),
+    );
+    put(&server.endpoint(), &format!("{prefix}/value"), "x").await;
+    let endpoint = server.endpoint();
+    let args = |funcs: &'static str| {
+        vec![
+            "-onetime",
+            "-backend",
+            "etcdv3",
+            "-node",
+            endpoint.as_str(),
+            "-template-functions",
+            funcs,
+        ]
+    };
+    let (code, _, stderr) = run(dir.path(), &args("confd")).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "[] x\n");
+    let (code, _, stderr) = run(dir.path(), &args("fork")).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "[3 2 1] x\n");
+}
+
+/// `-check-config` and `-validate -mock-data` need no backend, print nothing on success, name
+/// file:line:col on failure and change nothing on disk.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_config_and_validate_run_without_a_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let dest = resource(
+        dir.path(),
+        "/app",
+        "output_format = \"yaml\"\nreload_cmd = \"touch reloaded\"\n",
+        "port: {{getv \"/app/port\"}}\nhosts: [{{join (getvs \"/app/hosts/*\") \", \"}}]\n",
+    );
+    let mock = dir.path().join("mock.yaml");
+    std::fs::write(&mock, "app:\n  port: 8080\n  hosts: [a, b]\n").unwrap();
+    let mock = mock.to_str().unwrap();
+    // No backend at all: -node points nowhere.
+    let no_backend = ["-backend", "etcdv3", "-node", "127.0.0.1:1"];
+    let with = |extra: &[&'static str]| {
+        let mut a: Vec<&str> = no_backend.to_vec();
+        a.extend_from_slice(extra);
+        a
+    };
+    let (code, out, err) = run(dir.path(), &with(&["-check-config"])).await;
+    assert_eq!((code, out.as_str(), err.as_str()), (Some(0), "", ""));
+    let mut a = with(&["-validate", "-mock-data"]);
+    a.push(mock);
+    let (code, out, err) = run(dir.path(), &a).await;
+    assert_eq!((code, out.as_str(), err.as_str()), (Some(0), "", ""));
+    assert!(!dest.exists() && !dir.path().join("reloaded").exists());
+
+    // A key missing from the mock data names the template's line and column.
+    std::fs::write(dir.path().join("mock.yaml"), "app:\n  hosts: [a]\n").unwrap();
+    let (code, _, err) = run(dir.path(), &a).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("app.tmpl:1:") && err.contains("/app/port"),
+        "{err}"
+    );
+    // A render that is not YAML names the resource, the format and the position.
+    std::fs::write(
+        dir.path().join("mock.yaml"),
+        "app:\n  port: '[1'\n  hosts: [a]\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(dir.path(), &a).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(
+            "app.toml:2:6: output format validation failed (yaml): invalid YAML: did not find expected ',' or ']', while parsing a flow sequence at line 1 column 7"
+        ),
+        "{err}"
+    );
+    // A template that does not parse fails -check-config with its file and line.
+    std::fs::write(
+        dir.path().join("templates/app.tmpl"),
+        "ok\n{{getv \"/app/port\"\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(dir.path(), &with(&["-check-config"])).await;
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("app.tmpl:3: unclosed action"), "{err}");
+    assert!(!dest.exists());
+}
