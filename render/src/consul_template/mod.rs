@@ -46,6 +46,7 @@ mod sockaddr_rfc;
 #[cfg(feature = "consul")]
 mod spec;
 mod spew;
+mod sprig;
 #[cfg(feature = "consul")]
 mod store;
 #[cfg(feature = "consul")]
@@ -138,6 +139,7 @@ pub(crate) fn funcs() -> &'static FuncMap {
         plugin::register(&mut f);
         spew::register(&mut f);
         sockaddr::register(&mut f);
+        sprig::register(&mut f);
         f.insert("scratch", Arity::exact(0), |ctx, _| {
             let st = data::state(ctx)?;
             Ok(go_object(scratch::ScratchHandle(st.scratch.clone())))

@@ -1,0 +1,144 @@
+//! Replays the Go oracle's goldens (`golden.jsonl`, written by `fuzz/differential/sprig/golden.sh`
+//! from `cases.txt` with text/template and Sprig v3.3.0): every case's output must match byte
+//! for byte, and every Go error must be an error here with Go's message.
+
+use super::super::tests::render;
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    src: String,
+    out: String,
+    err: String,
+}
+
+/// Cases where this implementation knowingly differs, with the reason (see COMPATIBILITY.md).
+const KNOWN: &[(&str, &str)] = &[
+    (
+        r##"{{sprig_snakecase "FirstName"}}|{{sprig_snakecase "HTTPServer"}}|{{sprig_snakecase "NoHTTPS"}}|{{sprig_snakecase "GO_PATH"}}|{{sprig_snakecase "GO PATH"}}|{{sprig_snakecase "GO-PATH"}}|{{sprig_snakecase "http2xx"}}|{{sprig_snakecase "HTTP20xOK"}}|{{sprig_snakecase "Duration2m3s"}}|{{sprig_snakecase "Bld4Floor3rd"}}|{{sprig_snakecase "FIRST_NAME"}}|{{sprig_snakecase "a b  c"}}"##,
+        "snakecase/kebabcase/camelcase (huandu/xstrings) are not implemented",
+    ),
+    (
+        r##"{{sprig_kebabcase "FirstName"}}|{{sprig_kebabcase "HTTPServer"}}|{{sprig_kebabcase "GO_PATH"}}|{{sprig_kebabcase "foo bar"}}"##,
+        "snakecase/kebabcase/camelcase (huandu/xstrings) are not implemented",
+    ),
+    (
+        r##"{{sprig_camelcase "some_words"}}|{{sprig_camelcase "http_server"}}|{{sprig_camelcase "no_https"}}|{{sprig_camelcase "_complex__case_"}}|{{sprig_camelcase "some words"}}|{{sprig_camelcase "GOLANG_IS_GREAT"}}|{{sprig_camelcase "alreadyCamel"}}"##,
+        "snakecase/kebabcase/camelcase (huandu/xstrings) are not implemented",
+    ),
+    (
+        r##"{{sprig_untitle "Hello World"}}|{{sprig_untitle "ABC dEF"}}"##,
+        "untitle (goutils.Uncapitalize) is not implemented",
+    ),
+    (
+        r##"{{sprig_float64 "1.5"}}|{{sprig_float64 3}}|{{sprig_float64 "x"}}|{{sprig_float64 true}}|{{sprig_float64 "1e3"}}|{{sprig_float64 0.1}}|{{sprig_float64 nil}}|{{sprig_float64 "Inf"}}|{{sprig_float64 "0x1p4"}}"##,
+        "strconv.ParseFloat hex floats are not parsed (0 here)",
+    ),
+    (
+        r##"{{sprig_add 1 2 | printf "%T"}}|{{sprig_int 1 | printf "%T"}}|{{sprig_float64 1 | printf "%T"}}"##,
+        "one integer type: Sprig's int64 results print their type as int",
+    ),
+    (
+        r##"{{sprig_semverCompare "^1.2.0" "1.2.3"}}|{{sprig_semverCompare "~1.2.0" "1.3.0"}}|{{sprig_semverCompare ">= 1.0, < 2.0" "1.5.0"}}|{{sprig_semverCompare "1.x" "2.0.0"}}|{{sprig_semverCompare ">1.0.0-alpha" "1.0.0-beta"}}|{{sprig_semverCompare "^0.2.3" "0.2.9"}}|{{sprig_semverCompare "^0.2.3" "0.3.0"}}|{{sprig_semverCompare "1.2.3 || 2.x" "2.5.0"}}|{{sprig_semverCompare "!=1.2.3" "1.2.3"}}|{{sprig_semverCompare "*" "1.0.0"}}|{{sprig_semverCompare "<=1.2" "1.2.9"}}|{{sprig_semverCompare ">1.2" "1.2.9"}}|{{sprig_semverCompare "1.2.3 - 1.4.5" "1.4.0"}}|{{sprig_semverCompare "=1.2.3" "v1.2.3"}}|{{sprig_semverCompare "^1.2.3" "1.3.0-beta"}}"##,
+        "semver and semverCompare (Masterminds/semver) are not implemented",
+    ),
+    (
+        r##"{{sprig_semverCompare "bad!" "1.0.0"}}"##,
+        "semver and semverCompare (Masterminds/semver) are not implemented",
+    ),
+    (
+        r##"{{sprig_semverCompare "^1" "x.y"}}"##,
+        "semver and semverCompare (Masterminds/semver) are not implemented",
+    ),
+    (
+        r##"{{$v := sprig_semver "1.2.3-beta.1+build.5"}}{{$v.Major}}.{{$v.Minor}}.{{$v.Patch}}|{{$v.Prerelease}}|{{$v.Metadata}}|{{$v.Original}}|{{$v}}|{{$v.String}}"##,
+        "semver and semverCompare (Masterminds/semver) are not implemented",
+    ),
+    (
+        r##"{{(sprig_semver "v2").String}}|{{(sprig_semver "1.2").Original}}|{{(sprig_semver "1.2.3").Compare (sprig_semver "1.2.4")}}|{{(sprig_semver "1.2.3").GreaterThan (sprig_semver "1.0.0")}}|{{(sprig_semver "1.2.3").LessThan (sprig_semver "1.0.0")}}|{{(sprig_semver "1.2.3").Equal (sprig_semver "v1.2.3")}}|{{(sprig_semver "1.2.3").IncMinor}}|{{(sprig_semver "1.2.3").IncMajor}}|{{(sprig_semver "1.2.3-x").IncPatch}}"##,
+        "semver and semverCompare (Masterminds/semver) are not implemented",
+    ),
+    (
+        r##"{{sprig_semver "x.y.z"}}"##,
+        "semver and semverCompare (Masterminds/semver) are not implemented",
+    ),
+    (
+        r##"{{sprig_semver "1.2.3.4"}}"##,
+        "semver and semverCompare (Masterminds/semver) are not implemented",
+    ),
+    (
+        r##"{{sprig_duration "95"}}|{{sprig_duration 95}}|{{sprig_duration (sprig_int64 95)}}|{{sprig_duration "x"}}|{{sprig_duration "3600"}}|{{sprig_duration "90061"}}"##,
+        "durations are not implemented",
+    ),
+    (
+        r##"{{sprig_durationRound "2h10m5s"}}|{{sprig_durationRound "400h"}}|{{sprig_durationRound "9000h"}}|{{sprig_durationRound "59s"}}|{{sprig_durationRound "1s"}}|{{sprig_durationRound "-3m"}}|{{sprig_durationRound "bad"}}|{{sprig_durationRound 5}}|{{sprig_durationRound (sprig_int64 3600000000001)}}"##,
+        "durations are not implemented",
+    ),
+    (
+        r##"{{sprig_unixEpoch (sprig_toDate "2006-01-02" "2017-12-31")}}|{{sprig_toDate "2006-01-02" "2017-12-31"}}|{{sprig_toDate "2006-01-02" "bad"}}|{{(sprig_toDate "2006-01-02 15:04" "2020-02-29 13:45").Year}}"##,
+        "time.Time functions (toDate, mustToDate, unixEpoch, mustDateModify) are not implemented",
+    ),
+    (
+        r##"{{sprig_mustToDate "2006-01-02" "bad"}}"##,
+        "time.Time functions (toDate, mustToDate, unixEpoch, mustDateModify) are not implemented",
+    ),
+    (
+        r##"{{sprig_htmlDateInZone (sprig_toDate "2006-01-02" "2017-12-31") "UTC"}}|{{sprig_mustDateModify "1h30m" (sprig_toDate "2006-01-02" "2017-12-31")}}|{{sprig_must_date_modify "-1h" (sprig_toDate "2006-01-02" "2017-12-31")}}"##,
+        "time.Time functions (toDate, mustToDate, unixEpoch, mustDateModify) are not implemented",
+    ),
+    (
+        r##"{{sprig_mustDateModify "bad" (sprig_toDate "2006-01-02" "2017-12-31")}}"##,
+        "time.Time functions (toDate, mustToDate, unixEpoch, mustDateModify) are not implemented",
+    ),
+    (
+        r##"{{sprig_upper 1}}"##,
+        "argument conversion errors: Go reports a constant argument's node (`expected string; found 1`), this engine the call",
+    ),
+    (
+        r##"{{sprig_get "x" "y"}}"##,
+        "argument conversion errors: Go reports a constant argument's node (`can't handle \"x\" for arg of type ...`), this engine the call",
+    ),
+];
+
+/// The part of Go's error text that names the failure, without the template position.
+fn go_message(err: &str) -> &str {
+    if let Some(i) = err.find("error calling ") {
+        let rest = &err[i..];
+        return rest.find(": ").map_or(rest, |j| &rest[j + 2..]);
+    }
+    err.rsplit_once(": ").map_or(err, |(_, m)| m)
+}
+
+#[test]
+fn sprig_goldens_match_go() {
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for line in include_str!("golden.jsonl").lines() {
+        let g: Golden = serde_json::from_str(line).expect("golden line is JSON");
+        n += 1;
+        if KNOWN.iter().any(|(src, _)| *src == g.src) {
+            continue;
+        }
+        let got = render(&g.src);
+        let ok = match (&got, g.err.is_empty()) {
+            (Ok(out), true) => *out == g.out,
+            (Err(e), false) => e.to_string().contains(go_message(&g.err)),
+            _ => false,
+        };
+        if !ok {
+            bad.push(format!(
+                "{}\n   go:   {:?} {:?}\n   rust: {:?}",
+                g.src,
+                g.out,
+                g.err,
+                got.map_err(|e| e.to_string())
+            ));
+        }
+    }
+    assert!(n >= 100, "only {n} goldens");
+    assert!(
+        bad.is_empty(),
+        "{} of {n} differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}

@@ -1,0 +1,45 @@
+//! Sprig v3.3.0's hermetic text functions, as consul-template 0.42.1 exposes them: every name of
+//! `sprig.HermeticTxtFuncMap()` prefixed `sprig_` (upstream `template/template.go`).
+//!
+//! The hermetic map leaves out Sprig's `nonhermeticFunctions` (`date`, `dateInZone`,
+//! `dateModify`, `htmlDate`, `htmlDateInZone`, `now`, the `rand*` family, `uuidv4`, `env`,
+//! `expandenv`, `getHostByName`), so those names are undefined here as there. Files follow
+//! Sprig's own grouping; `golden.jsonl` holds the Go oracle's output for `cases.txt`
+//! (`fuzz/differential/sprig/`), replayed by `golden_test.rs`.
+
+mod conv;
+mod defaults;
+mod dict_value;
+mod dicts;
+mod encoding;
+#[cfg(test)]
+mod golden_test;
+mod lists;
+mod math;
+mod regex;
+mod strings;
+
+use minijinja::Value;
+
+use crate::func::{Arity, CallCtx, FuncMap, FuncResult};
+
+/// Registers `f` as `sprig_NAME`.
+pub(super) fn reg(
+    funcs: &mut FuncMap,
+    name: &str,
+    arity: Arity,
+    f: impl Fn(&CallCtx<'_>, &[Value]) -> FuncResult + Send + Sync + 'static,
+) {
+    funcs.insert(&format!("sprig_{name}"), arity, f);
+}
+
+/// Registers every implemented Sprig function under its `sprig_` name.
+pub(crate) fn register(funcs: &mut FuncMap) {
+    strings::register(funcs);
+    encoding::register(funcs);
+    defaults::register(funcs);
+    lists::register(funcs);
+    dicts::register(funcs);
+    math::register(funcs);
+    regex::register(funcs);
+}
