@@ -258,7 +258,7 @@ async fn confd_finds_etcd_on_the_default_gateway_from_a_container() {
         "-p",
         &format!("{gateway}:2379:2379"),
         "-p",
-        &format!("127.0.0.1::2379"),
+        "127.0.0.1::2379",
         "--entrypoint",
         "/usr/local/bin/etcd",
         &etcd_image,
