@@ -141,3 +141,23 @@ pub fn env_flag(name: &str) -> bool {
         Ok("1") | Ok("true") | Ok("yes")
     )
 }
+
+/// A confd dir with one resource, `app.toml`, rendering `server <value>;` for every key under
+/// `prefix` into `<dir>/app.conf`.
+pub fn write_confd_dir(dir: &std::path::Path, prefix: &str) {
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("conf.d/app.toml"),
+        format!(
+            "[template]\nsrc = \"app.tmpl\"\ndest = {:?}\nkeys = [\"{prefix}\"]\n",
+            dir.join("app.conf")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/app.tmpl"),
+        format!("{{{{range getvs \"{prefix}/*\"}}}}server {{{{.}}}};\n{{{{end}}}}"),
+    )
+    .unwrap();
+}

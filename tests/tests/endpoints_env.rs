@@ -3,7 +3,6 @@
 //! `ETCDCTL_ENDPOINTS` / `ETCD_ENDPOINTS` / `ETCD_ENDPOINT` and Consul in `CONSUL_HTTP_ADDR`;
 //! every confd flag can come from `CONFD_<FLAG>`, and the command line still wins.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use discovery_core::{Key, KvStore, KvView};
 use discovery_tests::bins::{bin, ChildGuard};
 use discovery_tests::consul::ConsulServer;
 use discovery_tests::etcd::EtcdServer;
-use discovery_tests::util::{eventually, unique};
+use discovery_tests::util::{eventually, unique, write_confd_dir};
 
 const SOON: Duration = Duration::from_secs(30);
 /// A port nothing listens on: an endpoint that must not be the one used.
@@ -32,24 +31,6 @@ fn command(name: &str) -> Command {
     }
     c.stdin(Stdio::null());
     c
-}
-
-fn write_confd_dir(dir: &Path, prefix: &str) {
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(
-        dir.join("conf.d/app.toml"),
-        format!(
-            "[template]\nsrc = \"app.tmpl\"\ndest = {:?}\nkeys = [\"{prefix}\"]\n",
-            dir.join("app.conf")
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/app.tmpl"),
-        format!("{{{{range getvs \"{prefix}/*\"}}}}server {{{{.}}}};\n{{{{end}}}}"),
-    )
-    .unwrap();
 }
 
 fn run_ok(c: &mut Command) -> String {

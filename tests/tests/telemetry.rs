@@ -3,7 +3,6 @@
 //! after the first render, the per-resource render counter moves with a change, and `/health`
 //! turns 503 naming the watch while etcd is down, then 200 again once it is back.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use discovery_core::{Key, KvStore};
 use discovery_tests::bins::{bin, ChildGuard};
 use discovery_tests::consul::ConsulServer;
 use discovery_tests::etcd::EtcdServer;
-use discovery_tests::util::{eventually, free_port, unique};
+use discovery_tests::util::{eventually, free_port, unique, write_confd_dir};
 
 const SOON: Duration = Duration::from_secs(60);
 
@@ -45,24 +44,6 @@ fn sample(text: &str, metric: &str, labels: &[&str]) -> Option<f64> {
         .find(|l| labels.iter().all(|want| l.contains(want)))
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
-}
-
-fn write_confd_dir(dir: &Path, prefix: &str) {
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(
-        dir.join("conf.d/app.toml"),
-        format!(
-            "[template]\nsrc = \"app.tmpl\"\ndest = {:?}\nkeys = [\"{prefix}\"]\n",
-            dir.join("app.conf")
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/app.tmpl"),
-        format!("{{{{range getvs \"{prefix}/*\"}}}}server {{{{.}}}};\n{{{{end}}}}"),
-    )
-    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
