@@ -56,6 +56,8 @@ fi
 
 export DISCOVERY_WORKSPACE="$root"
 export RUST_BACKTRACE=1
+# One clean pass: incremental caches would only cost disk (gigabytes over ~40 test binaries).
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 step "format and lints"
 cargo fmt --all -- --check
@@ -65,6 +67,9 @@ step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features -q
 
 step "tests"
+# The integration tests run the example binaries (tests/src/bins.rs builds them on first use):
+# built with the tests' own features, they share the tests' dependencies.
+export DISCOVERY_BIN_CARGO_ARGS="--workspace --all-features --bins --tests"
 cargo test --workspace --all-features --no-fail-fast
 
 step "done"

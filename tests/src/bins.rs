@@ -15,12 +15,21 @@ pub fn workspace_root() -> PathBuf {
 
 /// Path of the example binary `name`, building `discovery-examples`' binaries on first use
 /// (`cargo test` does not build another package's binaries).
+///
+/// The build runs `cargo build -q` with the arguments in `DISCOVERY_BIN_CARGO_ARGS`
+/// (space-separated; default `-p discovery-examples --bins`). `scripts/test.sh` sets them to
+/// `--workspace --all-features --bins --tests`, the feature set of its own `cargo test`, so that
+/// the binaries reuse the dependencies the tests were built with instead of a second copy of
+/// every crate (a few GB).
 pub fn bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     let dir = BUILT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let args = std::env::var("DISCOVERY_BIN_CARGO_ARGS")
+            .unwrap_or_else(|_| "-p discovery-examples --bins".into());
         let status = Command::new(cargo)
-            .args(["build", "-q", "-p", "discovery-examples", "--bins"])
+            .args(["build", "-q"])
+            .args(args.split_whitespace())
             .current_dir(workspace_root())
             .status()
             .expect("cannot run cargo to build the example binaries");
