@@ -47,7 +47,7 @@ fn jinja_error(file: &str, e: &minijinja::Error) -> Error {
 
 impl JinjaTemplate {
     /// Builds the environment and compiles `source`.
-    pub(crate) fn new(name: &str, source: &str, funcs: &'static FuncMap) -> Result<Self> {
+    pub(crate) fn new(name: &str, source: &str, funcs: &FuncMap) -> Result<Self> {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::None);
         let syntax = minijinja::syntax::SyntaxConfig::builder()

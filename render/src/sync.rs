@@ -57,6 +57,28 @@ pub struct FileTarget {
     pub backup: bool,
     /// When the new content is made durable.
     pub fsync: Fsync,
+    /// How [`SyncMode::Noop`]'s diff is printed.
+    pub diff: DiffStyle,
+}
+
+/// How a [`SyncOutcome::WouldChange`] diff looks: abtreece/confd's `-diff-context` and `-color`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DiffStyle {
+    /// Lines of context around each change (default 3).
+    pub context: usize,
+    /// ANSI colours as the fork prints them: bold `---`/`+++`, cyan `@@`, green additions,
+    /// red removals.
+    pub color: bool,
+}
+
+impl Default for DiffStyle {
+    fn default() -> Self {
+        DiffStyle {
+            context: 3,
+            color: false,
+        }
+    }
 }
 
 /// When [`sync_file`] makes a new destination durable (survives a power loss).
@@ -95,6 +117,7 @@ impl FileTarget {
             create_dest_dirs: false,
             backup: false,
             fsync: Fsync::default(),
+            diff: DiffStyle::default(),
         }
     }
 }
@@ -132,16 +155,56 @@ fn io_err(path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-/// A unified diff between two contents, labelled with `path`.
+/// A unified diff between two contents, labelled with `path`, with 3 lines of context.
 pub fn unified_diff(path: &Path, old: &[u8], new: &[u8]) -> String {
+    styled_diff(path, old, new, DiffStyle::default())
+}
+
+/// A unified diff between two contents, labelled with `path`, in `style`.
+///
+/// ```
+/// use std::path::Path;
+/// use discovery_render::sync::{styled_diff, DiffStyle};
+/// let mut style = DiffStyle::default();
+/// style.context = 0;
+/// style.color = true;
+/// let d = styled_diff(Path::new("/etc/app.conf"), b"a\nb\nc\n", b"a\nB\nc\n", style);
+/// assert_eq!(
+///     d,
+///     "\x1b[1m--- /etc/app.conf\x1b[0m\n\x1b[1m+++ /etc/app.conf\x1b[0m\n\
+///      \x1b[36m@@ -2 +2 @@\x1b[0m\n\x1b[31m-b\x1b[0m\n\x1b[32m+B\x1b[0m\n"
+/// );
+/// ```
+pub fn styled_diff(path: &Path, old: &[u8], new: &[u8], style: DiffStyle) -> String {
     let old = String::from_utf8_lossy(old);
     let new = String::from_utf8_lossy(new);
     let name = path.display().to_string();
-    similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
+    let diff = similar::TextDiff::from_lines(old.as_ref(), new.as_ref())
         .unified_diff()
-        .context_radius(3)
+        .context_radius(style.context)
         .header(&name, &name)
-        .to_string()
+        .to_string();
+    if !style.color {
+        return diff;
+    }
+    let mut out = String::with_capacity(diff.len() + diff.len() / 4);
+    for line in diff.lines() {
+        let code = if line.starts_with("+++") || line.starts_with("---") {
+            "1"
+        } else if line.starts_with("@@") {
+            "36"
+        } else if line.starts_with('+') {
+            "32"
+        } else if line.starts_with('-') {
+            "31"
+        } else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        out.push_str(&format!("\x1b[{code}m{line}\x1b[0m\n"));
+    }
+    out
 }
 
 /// Brings `target.dest` to `content`, in confd's order: compare → (`Noop`: report) → stage in the
@@ -209,7 +272,7 @@ pub async fn sync_file_staged(
             Some(_) => fs::read(dest).map_err(|e| io_err(dest, e))?,
             None => Vec::new(),
         };
-        let diff = unified_diff(dest, &old, content);
+        let diff = styled_diff(dest, &old, content, target.diff);
         return Ok((SyncOutcome::WouldChange { diff }, None));
     }
 
@@ -437,10 +500,25 @@ fn expand_vars(cmd: &str, vars: &[(&str, &Path)]) -> String {
 
 /// Runs `command` through `/bin/sh -c`, killing it after `timeout`. `what` names it in errors
 /// (`check_cmd`, `reload_cmd`). Returns the combined output.
-#[tracing::instrument(level = "debug", skip(timeout))]
 pub async fn run_command(what: &'static str, command: &str, timeout: Duration) -> Result<String> {
+    run_command_in(what, command, timeout, None).await
+}
+
+/// [`run_command`] with the environment `env` instead of this process's (`None`: inherited):
+/// a consul-template `template { exec { env {...} } }`.
+#[tracing::instrument(level = "debug", skip(timeout, env))]
+pub async fn run_command_in(
+    what: &'static str,
+    command: &str,
+    timeout: Duration,
+    env: Option<&[(String, String)]>,
+) -> Result<String> {
     let started = std::time::Instant::now();
-    let child = tokio::process::Command::new("/bin/sh")
+    let mut cmd = tokio::process::Command::new("/bin/sh");
+    if let Some(env) = env {
+        cmd.env_clear().envs(env.iter().map(|(k, v)| (k, v)));
+    }
+    let child = cmd
         .arg("-c")
         .arg(command)
         .stdin(Stdio::null())

@@ -83,6 +83,10 @@ pub struct TemplateOptions {
     /// The templates directory confd's `include` reads from (confd's `<confdir>/templates`);
     /// `None` makes `include` fail.
     pub include_dir: Option<PathBuf>,
+    /// consul-template's `function_denylist`: functions whose name matches one of these
+    /// patterns (`*` matches any run of characters) still parse, and fail when called with
+    /// "function is disabled".
+    pub function_denylist: Vec<String>,
 }
 
 impl Default for TemplateOptions {
@@ -97,6 +101,7 @@ impl Default for TemplateOptions {
             env: None,
             file_sandbox: None,
             include_dir: None,
+            function_denylist: Vec::new(),
         }
     }
 }
@@ -147,6 +152,24 @@ impl TemplateOptions {
         self
     }
 
+    /// Disables the functions matching `patterns` (consul-template's `function_denylist`).
+    ///
+    /// ```
+    /// use discovery_render::{Dialect, Template, TemplateOptions};
+    /// let opts = TemplateOptions::new(Dialect::ConsulTemplate).deny_functions(["sprig_*"]);
+    /// // Still parses: the call fails when it runs.
+    /// let t = Template::parse(r#"{{ "abc" | sprig_reverse }}"#, opts)?;
+    /// # let _ = t;
+    /// # Ok::<(), discovery_core::Error>(())
+    /// ```
+    pub fn deny_functions<S: Into<String>>(
+        mut self,
+        patterns: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.function_denylist = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Enables consul-template's `file` for paths under `dir`.
     pub fn file_sandbox(mut self, dir: impl Into<PathBuf>) -> Self {
         self.file_sandbox = Some(dir.into());
@@ -177,6 +200,8 @@ struct Inner {
     opts: TemplateOptions,
     env: EnvSource,
     engine: Engine,
+    /// The dialect's functions with the denied ones replaced; `None`: the dialect's own.
+    denied: Option<FuncMap>,
 }
 
 /// A parsed template: cheap to clone, `Send + Sync`, rendered many times.
@@ -211,7 +236,10 @@ pub(crate) fn template_error(file: &str, e: TemplateError) -> Error {
 impl Template {
     /// Parses `source`. Syntax errors and unknown functions fail here, naming the line and column.
     pub fn parse(source: &str, opts: TemplateOptions) -> Result<Template> {
-        let funcs = Self::funcs_for(opts.dialect);
+        let denied = deny(Self::funcs_for(opts.dialect), &opts.function_denylist);
+        let funcs = denied
+            .as_ref()
+            .unwrap_or_else(|| Self::funcs_for(opts.dialect));
         let engine = match opts.syntax {
             Syntax::Go => {
                 let popts = ParseOptions {
@@ -228,7 +256,12 @@ impl Template {
         };
         let env = EnvSource(opts.env.clone().map(Arc::new));
         Ok(Template {
-            inner: Arc::new(Inner { opts, env, engine }),
+            inner: Arc::new(Inner {
+                opts,
+                env,
+                engine,
+                denied,
+            }),
         })
     }
 
@@ -274,9 +307,17 @@ impl Template {
         }
     }
 
-    /// The function map of the template's dialect.
-    pub(crate) fn funcs(&self) -> &'static FuncMap {
+    /// The function map of the template's dialect (confd's, which has no denylist).
+    pub(crate) fn dialect_funcs(&self) -> &'static FuncMap {
         Self::funcs_for(self.inner.opts.dialect)
+    }
+
+    /// The functions the template calls: its dialect's, less the denied ones.
+    pub(crate) fn funcs(&self) -> &FuncMap {
+        self.inner
+            .denied
+            .as_ref()
+            .unwrap_or_else(|| Self::funcs_for(self.inner.opts.dialect))
     }
 
     pub(crate) fn env_source(&self) -> EnvSource {
@@ -286,7 +327,7 @@ impl Template {
     /// Executes with the dialect's per-render `state` and a nil dot.
     pub(crate) fn execute<S: Any + Send + Sync>(&self, state: Arc<S>) -> Result<String> {
         let opts = &self.inner.opts;
-        let funcs = Self::funcs_for(opts.dialect);
+        let funcs = self.funcs();
         match &self.inner.engine {
             Engine::Go(t) => {
                 let missing = match (opts.dialect, opts.error_on_missing_key) {
@@ -300,4 +341,28 @@ impl Template {
             Engine::Jinja(t) => t.render(&opts.name, state),
         }
     }
+}
+
+/// `funcs` with every name matching a `denylist` pattern replaced by a function that fails with
+/// "function is disabled" (consul-template's `denied`); `None` when nothing is denied.
+fn deny(funcs: &FuncMap, denylist: &[String]) -> Option<FuncMap> {
+    if denylist.is_empty() {
+        return None;
+    }
+    let mut out = funcs.clone();
+    let names: Vec<String> = funcs
+        .names()
+        .filter(|n| {
+            denylist
+                .iter()
+                .any(|p| crate::consul_template::glob::star_match(p, n))
+        })
+        .map(str::to_owned)
+        .collect();
+    for name in names {
+        out.insert(&name, crate::func::Arity::at_least(0), |_, _| {
+            Err(crate::func::FuncError::new("function is disabled"))
+        });
+    }
+    Some(out)
 }

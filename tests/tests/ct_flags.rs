@@ -292,3 +292,80 @@ fn vault_and_dedup_flags_are_refused_by_name() {
         );
     }
 }
+
+/// `template { exec {...} }`: its command replaces `command` and runs in the environment its
+/// `env {}` describes; `function_denylist` makes a matching function fail the render, and nothing
+/// is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn template_exec_env_and_function_denylist() {
+    let consul = ConsulServer::shared().await;
+    let addr = consul.address();
+    put_key(&addr, "ctflags/exec", "v1", None);
+    let dir = tempfile::tempdir().unwrap();
+    let src = template(dir.path(), "in.tmpl", "{{ key \"ctflags/exec\" }}");
+    let upper = template(
+        dir.path(),
+        "up.tmpl",
+        "{{ key \"ctflags/exec\" | sprig_upper }}",
+    );
+    let out = dir.path().join("out");
+    let seen = dir.path().join("env.txt");
+    let cfg = dir.path().join("ct.hcl");
+    std::fs::write(
+        &cfg,
+        format!(
+            "consul {{\n  address = \"{addr}\"\n}}\ntemplate {{\n  source = \"{src}\"\n  \
+             destination = \"{}\"\n  command = \"echo wrong > {}\"\n  exec {{\n    \
+             command = [\"/bin/sh\", \"-c\", \"env > {}\"]\n    timeout = \"10s\"\n    \
+             env {{\n      pristine = true\n      custom = [\"ONLY=this\"]\n    }}\n  }}\n}}\n",
+            out.display(),
+            seen.display(),
+            seen.display(),
+        ),
+    )
+    .unwrap();
+    let o = run(&["-once", "-config", &cfg.display().to_string()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "v1");
+    let env = std::fs::read_to_string(&seen).unwrap();
+    let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+    assert!(env.lines().any(|l| l == "ONLY=this"), "{env}");
+    // Pristine: nothing of consul-template's environment (PATH, HOME) reaches the command; the
+    // shell itself may set PWD.
+    assert!(
+        names.iter().all(|n| ["ONLY", "PWD"].contains(n)),
+        "not pristine: {env}"
+    );
+
+    let denied = dir.path().join("denied");
+    std::fs::write(&denied, "before").unwrap();
+    let spec = format!("{upper}:{}", denied.display());
+    let cfg2 = dir.path().join("deny.hcl");
+    std::fs::write(
+        &cfg2,
+        format!(
+            "template {{\n  source = \"{upper}\"\n  destination = \"{}\"\n  \
+             function_denylist = [\"sprig_*\"]\n}}\n",
+            denied.display()
+        ),
+    )
+    .unwrap();
+    let o = run(&[
+        "-once",
+        "-consul-addr",
+        &addr,
+        "-config",
+        &cfg2.display().to_string(),
+    ]);
+    assert!(!o.status.success(), "a denied function rendered");
+    assert!(
+        stderr(&o).contains("sprig_upper: function is disabled"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(&denied).unwrap(), "before");
+    // Without the denylist the same template renders.
+    let o = run(&["-once", "-consul-addr", &addr, "-template", &spec]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(&denied).unwrap(), "V1");
+}

@@ -700,12 +700,12 @@ template {
                 "template: invalid key \"destnation\"",
             ),
             (
-                "template {\n  source = \"a\"\n  destination = \"b\"\n  exec {\n    command = \"x\"\n  }\n}\n",
-                "template { exec }: not implemented",
+                "template {\n  source = \"a\"\n  destination = \"b\"\n  exec {\n    comand = \"x\"\n  }\n}\n",
+                "exec: invalid key \"comand\"",
             ),
             (
-                "template {\n  source = \"a\"\n  destination = \"b\"\n  function_denylist = [\"plugin\"]\n}\n",
-                "template { function_denylist }: not implemented",
+                "template {\n  source = \"a\"\n  destination = \"b\"\n  function_denylist = 3\n}\n",
+                "template { function_denylist }: expected a list of strings",
             ),
             ("log_file {\n  pth = \"x\"\n}\n", "log_file: invalid key \"pth\""),
             ("max_stale = \"soon\"\n", "max_stale"),
@@ -724,6 +724,23 @@ template {
         assert_eq!(t.user.as_deref(), Some("root"));
         assert_eq!(t.group.as_deref(), Some("0"));
         assert_eq!(t.sandbox_path, Some(PathBuf::from("/srv")));
+        assert!(t.function_denylist.is_empty() && t.command_env.is_none());
+        // A template's exec {}: its command and timeout win over command and command_timeout.
+        let cfg = with_file(
+            "template {\n  contents = \"x\"\n  destination = \"out\"\n  command = \"old\"\n  \
+             command_timeout = \"5s\"\n  function_denylist = [\"sprig_*\", \"plugin\"]\n  \
+             function_blacklist = \"file\"\n  exec {\n    command = [\"sh\", \"-c\", \"echo $A\"]\n    \
+             timeout = \"2s\"\n    env {\n      pristine = true\n      custom = [\"A=1\"]\n    }\n  }\n}\n",
+            &[],
+        )
+        .unwrap();
+        let t = &cfg.templates[0];
+        assert_eq!(t.command.as_deref(), Some("sh -c 'echo $A'"));
+        assert_eq!(t.command_timeout, std::time::Duration::from_secs(2));
+        assert_eq!(t.function_denylist, ["sprig_*", "plugin", "file"]);
+        let env = t.command_env.as_ref().unwrap();
+        assert!(env.pristine);
+        assert_eq!(env.custom, ["A=1"]);
         assert!(matches!(
             CtConfig::from_args(args(&["-v"])),
             Err(FlagError::Help(v)) if v.starts_with("consul-template v")

@@ -169,7 +169,7 @@ impl ConfdTemplate {
         let state = Arc::new(ConfdState {
             store: store.store.clone(),
             env: self.template.env_source(),
-            funcs: self.template.funcs(),
+            funcs: self.template.dialect_funcs(),
             include_dir: self.template.options().include_dir.clone(),
             includes: include::Includes::default(),
         });

@@ -12,7 +12,7 @@ use discovery_core::{Error, Result};
 use serde_json::{Map, Value};
 
 use super::config_consul::ConsulFile;
-use super::exec::{signal_of, ExecConfig};
+use super::exec::{signal_of, ExecConfig, ExecEnv};
 use super::signal::Signal;
 use super::spec::TemplateSpec;
 use crate::quiesce::Wait;
@@ -158,7 +158,8 @@ impl FileConfig {
             self.once = Some(b);
         }
         for t in blocks(obj.get("template")) {
-            self.templates.push(template_stanza(t)?);
+            self.templates
+                .push(template_stanza(t, &mut self.deprecations)?);
         }
         for e in blocks(obj.get("exec")) {
             let exec = ExecConfig::from_stanza(e, &mut self.deprecations)?;
@@ -533,18 +534,11 @@ fn id_field(o: &Map<String, Value>, k: &str) -> std::result::Result<Option<Strin
     }
 }
 
-fn template_stanza(o: &Map<String, Value>) -> std::result::Result<TemplateSpec, String> {
+fn template_stanza(
+    o: &Map<String, Value>,
+    warnings: &mut Vec<String>,
+) -> std::result::Result<TemplateSpec, String> {
     check_keys(o, "template", TEMPLATE_KEYS)?;
-    for key in ["exec", "function_denylist", "function_blacklist"] {
-        if o.get(key)
-            .is_some_and(|v| !super::config_unsupported::is_empty(v))
-        {
-            return Err(format!(
-                "template {{ {key} }}: not implemented by this consul-template{}",
-                if key == "exec" { " (use command)" } else { "" }
-            ));
-        }
-    }
     let source = str_field(o, "source")?;
     let Some(dest) = str_field(o, "destination")?.filter(|d| !d.is_empty()) else {
         return Err(match &source {
@@ -593,5 +587,60 @@ fn template_stanza(o: &Map<String, Value>) -> std::result::Result<TemplateSpec, 
     t.sandbox_path = str_field(o, "sandbox_path")?
         .filter(|p| !p.is_empty())
         .map(PathBuf::from);
+    t.function_denylist = string_list(o, "template", "function_denylist")?;
+    let old = string_list(o, "template", "function_blacklist")?;
+    if !old.is_empty() {
+        warnings
+            .push("template { function_blacklist } is deprecated; use function_denylist".into());
+        t.function_denylist.extend(old);
+    }
+    for e in blocks(o.get("exec")) {
+        template_exec(&mut t, ExecConfig::from_stanza(e, warnings)?)?;
+    }
     Ok(t)
+}
+
+/// `template { exec {...} }`: its `command` and `timeout` win over the template's `command` and
+/// `command_timeout`, as in consul-template; its `env` is the command's environment.
+fn template_exec(t: &mut TemplateSpec, e: ExecConfig) -> std::result::Result<(), String> {
+    if let Some(words) = e.command {
+        t.command =
+            command_value(&Value::from(words)).map_err(|m| format!("template.exec: {m}"))?;
+    }
+    if let Some(d) = e.timeout {
+        t.command_timeout = d;
+    }
+    let env = ExecEnv {
+        pristine: e.env_pristine.unwrap_or(false),
+        custom: e.env_custom,
+        allowlist: e.env_allowlist,
+        denylist: e.env_denylist,
+    };
+    if env != ExecEnv::default() {
+        t.command_env = Some(env);
+    }
+    Ok(())
+}
+
+/// A list of strings (a single string is a list of one); absent is empty.
+fn string_list(
+    o: &Map<String, Value>,
+    stanza: &str,
+    key: &str,
+) -> std::result::Result<Vec<String>, String> {
+    match o.get(key) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(vec![s.clone()]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| format!("{stanza} {{ {key} }}: expected strings, got {i}"))
+            })
+            .collect(),
+        Some(other) => Err(format!(
+            "{stanza} {{ {key} }}: expected a list of strings, got {other}"
+        )),
+    }
 }

@@ -180,6 +180,9 @@ pub struct ExecConfig {
     pub reload_signal: Option<Signal>,
     /// `splay`.
     pub splay: Option<Duration>,
+    /// `timeout`: a template's `exec {}` only (its command's timeout); the supervised
+    /// command has none, as in consul-template.
+    pub timeout: Option<Duration>,
     /// `env { pristine }`.
     pub env_pristine: Option<bool>,
     /// `env { custom }`.
@@ -212,6 +215,7 @@ impl ExecConfig {
         over(&mut self.kill_timeout, later.kill_timeout);
         over(&mut self.reload_signal, later.reload_signal);
         over(&mut self.splay, later.splay);
+        over(&mut self.timeout, later.timeout);
         over(&mut self.env_pristine, later.env_pristine);
         self.env_custom.extend(later.env_custom);
         append(&mut self.env_allowlist, later.env_allowlist);
@@ -271,9 +275,7 @@ impl ExecConfig {
             splay: duration_of(o, "splay")?,
             ..ExecConfig::default()
         };
-        // `timeout` is read and has no effect on the supervised command, as in consul-template
-        // (it applies to a template's `exec {}` only).
-        duration_of(o, "timeout")?;
+        c.timeout = duration_of(o, "timeout")?;
         for env in super::config_file::blocks(o.get("env")) {
             check_keys(
                 env,

@@ -5,6 +5,29 @@
 
 use regex::Regex;
 
+/// Whether `name` matches a `function_denylist` pattern: ryanuber/go-glob's rule, as
+/// consul-template uses it, where `*` matches any run of characters (`/` included) and nothing
+/// else is special (`sprig_*` denies every Sprig function, `*` every function).
+pub(crate) fn star_match(pattern: &str, name: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let [first, middle @ .., last] = parts.as_slice() else {
+        return pattern == name;
+    };
+    let Some(mut rest) = name.strip_prefix(first) else {
+        return false;
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    last.is_empty() || rest.ends_with(last)
+}
+
 /// Whether `name` matches the Go pattern `pattern` (`*` and `?` do not match `/`).
 pub(crate) fn go_match(pattern: &str, name: &str) -> bool {
     translate(pattern)
@@ -62,7 +85,26 @@ fn translate(pattern: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::go_match;
+    use super::{go_match, star_match};
+
+    #[test]
+    fn denylist_globs_are_go_glob_stars() {
+        for (p, s, want) in [
+            ("plugin", "plugin", true),
+            ("plugin", "plugins", false),
+            ("*", "anything", true),
+            ("sprig_*", "sprig_reverse", true),
+            ("sprig_*", "reverse", false),
+            ("*Hex", "sha256Hex", true),
+            ("s*_*y", "sha256_hex", false),
+            ("s*2*Hex", "sha256Hex", true),
+            ("a*a", "a", false),
+            ("a*/b", "a/x/b", true),
+            ("[ab]", "a", false),
+        ] {
+            assert_eq!(star_match(p, s), want, "Glob({p:?}, {s:?})");
+        }
+    }
 
     #[test]
     fn go_filepath_match_cases() {

@@ -21,7 +21,7 @@ mod encode;
 #[cfg(feature = "consul")]
 mod exec;
 #[cfg(feature = "consul")]
-mod glob;
+pub(crate) mod glob;
 mod group;
 mod hashes;
 mod helpers;
@@ -349,6 +349,37 @@ mod tests {
             .map(|n| format!("{{{{ if false }}}}{{{{ {n} }}}}{{{{ end }}}}"))
             .collect();
         assert_eq!(render(&src).unwrap(), "");
+    }
+
+    #[test]
+    fn denied_functions_parse_and_fail_when_called() {
+        let deny = |src: &str, patterns: &[&str]| -> Result<String> {
+            let opts = TemplateOptions::new(Dialect::ConsulTemplate)
+                .deny_functions(patterns.iter().copied());
+            let t = Template::parse(src, opts)?;
+            Ok(ConsulTemplate::new(t)
+                .render(&RenderData::default())?
+                .output)
+        };
+        let e = deny(r#"{{ "abcde" | sprig_reverse }}"#, &["sprig_*"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("error calling sprig_reverse: function is disabled"),
+            "{e}"
+        );
+        let e = deny(r#"{{ "1" | plugin "echo" }}"#, &["plugin"]).unwrap_err();
+        assert!(e.to_string().contains("function is disabled"), "{e}");
+        // Unmatched functions run; a denied one that is never called costs nothing.
+        assert_eq!(
+            deny(
+                r#"{{ "a" | toUpper }}{{ if false }}{{ plugin "x" }}{{ end }}"#,
+                &["plugin", "sprig_*"]
+            )
+            .unwrap(),
+            "A"
+        );
+        // The denylist is per template: the same source without it renders.
+        assert_eq!(render(r#"{{ "abc" | sprig_upper }}"#).unwrap(), "ABC");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::signal::Signal;
 use super::store::Store;
 use super::supervise::Supervisor;
 use super::tmpl::{Outcome, Tmpl};
-use crate::sync::run_command;
+use crate::sync::run_command_in;
 
 /// What a [`super::CtHandle`] asks of the running loop.
 #[derive(Debug)]
@@ -55,7 +55,12 @@ async fn run_commands(templates: &[Tmpl], changed: &BTreeSet<usize>) -> Result<(
             continue;
         }
         let started = std::time::Instant::now();
-        let out = run_command("command", cmd, t.spec.command_timeout).await?;
+        let env = t
+            .spec
+            .command_env
+            .as_ref()
+            .map(|e| e.environment(std::env::vars()));
+        let out = run_command_in("command", cmd, t.spec.command_timeout, env.as_deref()).await?;
         tracing::info!(template = %t.spec.name(), command = %cmd,
             elapsed_ms = started.elapsed().as_millis() as u64, output = %out.trim_end(), "command ran");
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::exec::ExecEnv;
 use crate::quiesce::Wait;
 
 /// consul-template's default `command_timeout`.
@@ -56,6 +57,11 @@ pub struct TemplateSpec {
     pub group: Option<String>,
     /// `sandbox_path`: the directory `file` may read under.
     pub sandbox_path: Option<PathBuf>,
+    /// `function_denylist` (and its old spelling `function_blacklist`): functions matching
+    /// one of these patterns (`*` is any run of characters) fail with "function is disabled".
+    pub function_denylist: Vec<String>,
+    /// `exec { env {...} }`: the command's environment; `None` inherits consul-template's.
+    pub command_env: Option<ExecEnv>,
 }
 
 impl TemplateSpec {
@@ -79,6 +85,8 @@ impl TemplateSpec {
             user: None,
             group: None,
             sandbox_path: None,
+            function_denylist: Vec::new(),
+            command_env: None,
         }
     }
 

@@ -73,7 +73,8 @@ impl Tmpl {
         };
         let mut opts = TemplateOptions::new(Dialect::ConsulTemplate)
             .syntax(syntax)
-            .error_on_missing_key(spec.error_on_missing_key);
+            .error_on_missing_key(spec.error_on_missing_key)
+            .deny_functions(spec.function_denylist.iter().cloned());
         if spec.left_delimiter.is_some() || spec.right_delimiter.is_some() {
             opts = opts.delimiters(
                 spec.left_delimiter.as_deref().unwrap_or("{{"),
