@@ -1,9 +1,6 @@
 //! consul-template's log destinations: `-log-file`, `-log-rotate-*` (`log_file {}`) and
-//! `-syslog*` (`syslog {}`), besides standard error as always. The log file rotates on time
-//! with `tracing-appender` (the period rounded down to a minute, an hour, a day or a week);
-//! syslog goes through the C library's `syslog(3)` (`syslog-tracing`).
-
-use std::time::Duration;
+//! `-syslog*` (`syslog {}`), besides standard error as always. The log file rotates on size and
+//! time as consul-template's does ([`super::log_file`]); syslog goes through the C library's `syslog(3)` (`syslog-tracing`).
 
 use discovery_render::consul_template::{LogFileConfig, SyslogConfig};
 use tracing_subscriber::layer::SubscriberExt;
@@ -22,7 +19,7 @@ pub(super) fn define(f: &mut FlagSet) {
     .define(
         "log-rotate-bytes",
         Kind::Value,
-        "size to rotate the log file at (accepted; rotation is by time)",
+        "bytes after which the log file is rotated (0: no size limit)",
     )
     .define(
         "log-rotate-duration",
@@ -32,7 +29,7 @@ pub(super) fn define(f: &mut FlagSet) {
     .define(
         "log-rotate-max-files",
         Kind::Value,
-        "rotated log files to keep (0: all)",
+        "rotated log files to keep (0: all; negative: none)",
     )
     .define("syslog", Kind::Bool, "send logs to syslog as well")
     .define(
@@ -111,19 +108,6 @@ fn facility(s: &str) -> Result<syslog_tracing::Facility, String> {
     })
 }
 
-/// The rotation period: `d` rounded down to a week, a day, an hour or a minute.
-fn rotation(d: Option<Duration>) -> tracing_appender::rolling::Rotation {
-    use tracing_appender::rolling::Rotation;
-    let d = d.unwrap_or(Duration::from_secs(24 * 3600));
-    match d.as_secs() {
-        0 => Rotation::NEVER,
-        s if s >= 7 * 24 * 3600 => Rotation::WEEKLY,
-        s if s >= 24 * 3600 => Rotation::DAILY,
-        s if s >= 3600 => Rotation::HOURLY,
-        _ => Rotation::MINUTELY,
-    }
-}
-
 /// Sets up logging at `level` to standard error, and to the log file and syslog when
 /// configured. `RUST_LOG`, when set, overrides the level.
 pub(super) fn init(level: &str, file: &LogFileConfig, syslog: &SyslogConfig) -> Result<(), String> {
@@ -145,39 +129,16 @@ pub(super) fn init(level: &str, file: &LogFileConfig, syslog: &SyslogConfig) -> 
     let file_layer = match file.path.as_deref().filter(|p| !p.is_empty()) {
         None => None,
         Some(path) => {
-            let path = std::path::Path::new(path);
-            let (dir, name) = if path.is_dir() || path.to_string_lossy().ends_with('/') {
-                (path.to_owned(), "consul-template.log".to_owned())
-            } else {
-                (
-                    path.parent()
-                        .filter(|p| !p.as_os_str().is_empty())
-                        .map(|p| p.to_owned())
-                        .unwrap_or_else(|| ".".into()),
-                    path.file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_else(|| "consul-template.log".into()),
-                )
-            };
-            let (prefix, suffix) = match name.rsplit_once('.') {
-                Some((p, s)) if !p.is_empty() => (p.to_owned(), Some(s.to_owned())),
-                _ => (name.clone(), None),
-            };
-            let mut b = tracing_appender::rolling::Builder::new()
-                .rotation(rotation(file.rotate_duration))
-                .filename_prefix(prefix);
-            if let Some(s) = suffix {
-                b = b.filename_suffix(s);
-            }
-            if let Some(n) = file.rotate_max_files.filter(|n| *n > 0) {
-                b = b.max_log_files(n as usize);
-            }
-            let appender = b
-                .build(&dir)
-                .map_err(|e| format!("log_file {}: {e}", path.display()))?;
+            let log = super::log_file::LogFile::open(
+                std::path::Path::new(path),
+                file.rotate_duration,
+                file.rotate_bytes,
+                file.rotate_max_files,
+            )
+            .map_err(|e| format!("log_file {path}: {e}"))?;
             Some(
                 tracing_subscriber::fmt::layer()
-                    .with_writer(appender)
+                    .with_writer(std::sync::Mutex::new(log))
                     .with_ansi(false)
                     .with_target(false),
             )
@@ -216,6 +177,7 @@ pub(super) fn init(level: &str, file: &LogFileConfig, syslog: &SyslogConfig) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     fn flags(args: &[&str]) -> Result<(LogFileConfig, SyslogConfig), FlagError> {
         let mut f = FlagSet::new("consul-template");
@@ -255,14 +217,5 @@ mod tests {
             let e = flags(args).unwrap_err().to_string();
             assert!(e.contains(flag), "{e}");
         }
-    }
-
-    #[test]
-    fn rotation_rounds_down() {
-        use tracing_appender::rolling::Rotation;
-        assert_eq!(rotation(None), Rotation::DAILY);
-        assert_eq!(rotation(Some(Duration::from_secs(7200))), Rotation::HOURLY);
-        assert_eq!(rotation(Some(Duration::from_secs(90))), Rotation::MINUTELY);
-        assert_eq!(rotation(Some(Duration::ZERO)), Rotation::NEVER);
     }
 }

@@ -9,6 +9,7 @@
 pub mod config;
 mod consul_flags;
 mod exec_flags;
+mod log_file;
 mod log_flags;
 mod signals;
 mod unsupported;
