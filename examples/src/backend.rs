@@ -36,6 +36,10 @@ pub struct BackendSpec {
     /// With no nodes, SRV record or environment variable, use the default gateway's address
     /// (the Docker host, from a container) before `127.0.0.1`.
     pub gateway: bool,
+    /// Timeout of one request (abtreece/confd's `-backend-timeout`); `None`: the client's.
+    pub request_timeout: Option<std::time::Duration>,
+    /// Timeout of a connection (abtreece/confd's `-dial-timeout`); `None`: the client's.
+    pub dial_timeout: Option<std::time::Duration>,
 }
 
 impl std::fmt::Debug for BackendSpec {
@@ -52,6 +56,8 @@ impl std::fmt::Debug for BackendSpec {
             .field("files", &self.files)
             .field("srv", &self.srv)
             .field("gateway", &self.gateway)
+            .field("request_timeout", &self.request_timeout)
+            .field("dial_timeout", &self.dial_timeout)
             .finish()
     }
 }
@@ -71,6 +77,8 @@ impl BackendSpec {
             files: cfg.files.clone(),
             srv: cfg.srv_record(),
             gateway: cfg.gateway,
+            request_timeout: cfg.fork.request_timeout,
+            dial_timeout: cfg.fork.dial_timeout,
         }
     }
 
@@ -147,6 +155,12 @@ impl BackendSpec {
         }
         c.user = self.username.clone();
         c.password = self.password.clone();
+        if let Some(t) = self.request_timeout {
+            c.request_timeout = t;
+        }
+        if let Some(t) = self.dial_timeout {
+            c.connect_timeout = t;
+        }
         Ok(c)
     }
 
@@ -165,6 +179,12 @@ impl BackendSpec {
         }
         if let Some(t) = &self.token {
             c = c.with_token(t.clone());
+        }
+        if let Some(t) = self.request_timeout {
+            c.request_timeout = t;
+        }
+        if let Some(t) = self.dial_timeout {
+            c.transport.dial_timeout = Some(t);
         }
         Ok(c)
     }

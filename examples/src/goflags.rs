@@ -73,6 +73,11 @@ impl FlagSet {
         self
     }
 
+    /// The kind of the flag `name`, if defined.
+    pub fn kind_of(&self, name: &str) -> Option<Kind> {
+        self.flags.iter().find(|f| f.name == name).map(|f| f.kind)
+    }
+
     /// The usage text.
     pub fn usage(&self) -> String {
         let mut s = format!("Usage of {}:\n", self.program);

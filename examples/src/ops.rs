@@ -23,6 +23,9 @@ pub struct OpsFlags {
     /// `-systemd-notify`: tell systemd (`NOTIFY_SOCKET`) when the service is ready, reloading
     /// or stopping, and keep its watchdog fed when `WATCHDOG_USEC` is set.
     pub systemd_notify: bool,
+    /// abtreece/confd's `-watchdog-interval`: ping systemd's watchdog this often (with
+    /// `systemd_notify`); `None` pings at half of `WATCHDOG_USEC` when systemd sets it.
+    pub watchdog_interval: Option<Duration>,
 }
 
 /// Adds `-metrics-addr` and `-systemd-notify` to `f`.
@@ -48,6 +51,7 @@ pub fn read(f: &FlagSet) -> std::result::Result<OpsFlags, FlagError> {
     Ok(OpsFlags {
         metrics_addr,
         systemd_notify: f.bool("systemd-notify") == Some(true),
+        watchdog_interval: None,
     })
 }
 
@@ -93,9 +97,12 @@ impl Ops {
                 notify(&[NotifyState::Ready, NotifyState::Status("ready")]);
             }));
             let mut usec = 0;
-            if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
+            let every = flags.watchdog_interval.or_else(|| {
                 // Half the timeout, as sd_watchdog_enabled(3) advises; proves the runtime runs.
-                let every = Duration::from_micros(usec / 2);
+                (sd_notify::watchdog_enabled(false, &mut usec) && usec > 0)
+                    .then(|| Duration::from_micros(usec / 2))
+            });
+            if let Some(every) = every {
                 tasks.push(tokio::spawn(async move {
                     let mut tick = tokio::time::interval(every);
                     loop {

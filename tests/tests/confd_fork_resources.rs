@@ -401,3 +401,124 @@ async fn check_config_and_validate_run_without_a_backend() {
     assert!(err.contains("app.tmpl:3: unclosed action"), "{err}");
     assert!(!dest.exists());
 }
+
+/// `-noop -diff -diff-context N -color`: the diff on standard output has N lines of context and
+/// the fork's colours; the destination is not touched.
+#[tokio::test(flavor = "multi_thread")]
+async fn noop_diff_context_and_color() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("fork-diff"));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = resource(
+        dir.path(),
+        &prefix,
+        "",
+        &format!("a\nb\nc\nv={{{{getv \"{prefix}/value\"}}}}\nd\ne\nf\n"),
+    );
+    let before = "a\nb\nc\nv=old\nd\ne\nf\n";
+    std::fs::write(&dest, before).unwrap();
+    put(&server.endpoint(), &format!("{prefix}/value"), "new").await;
+    let endpoint = server.endpoint();
+    let base = [
+        "-onetime", "-noop", "-diff", "-backend", "etcdv3", "-node", &endpoint,
+    ];
+    let name = dest.display().to_string();
+    let (code, out, stderr) = run(dir.path(), &base).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        out,
+        format!(
+            "--- {name}\n+++ {name}\n@@ -1,7 +1,7 @@\n a\n b\n c\n-v=old\n+v=new\n d\n e\n f\n"
+        )
+    );
+    let mut args = base.to_vec();
+    args.extend(["-diff-context", "1", "-color"]);
+    let (code, out, stderr) = run(dir.path(), &args).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        out,
+        format!(
+            "\x1b[1m--- {name}\x1b[0m\n\x1b[1m+++ {name}\x1b[0m\n\x1b[36m@@ -3,3 +3,3 @@\x1b[0m\n c\n\
+             \x1b[31m-v=old\x1b[0m\n\x1b[32m+v=new\x1b[0m\n d\n"
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), before);
+    let (code, _, stderr) = run(dir.path(), &["-diff-context", "many", "-onetime"]).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("-diff-context"), "{stderr}");
+}
+
+/// abtreece/confd's command line: the backend as a subcommand, `-n`, `--` flags, JSON logs and
+/// `--preflight`, with a real etcd.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_forks_command_line_works_unchanged() {
+    let server = EtcdServer::shared().await;
+    let prefix = format!("/{}", unique("fork-cli"));
+    let dir = tempfile::tempdir().unwrap();
+    let dest = resource(dir.path(), &prefix, "", &value_template(&prefix));
+    put(&server.endpoint(), &format!("{prefix}/value"), "7").await;
+    let endpoint = format!("http://{}", server.endpoint().trim_start_matches("http://"));
+    let (code, _, stderr) = run(
+        dir.path(),
+        &[
+            "etcd",
+            "-n",
+            &endpoint,
+            "--onetime",
+            "--log-format",
+            "json",
+            "--no-template-cache",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&dest).unwrap(), "v=7\n");
+    let logs: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!logs.is_empty());
+    for l in &logs {
+        let v: serde_json::Value =
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {l}"));
+        assert!(v.get("level").is_some(), "{l}");
+    }
+
+    // --preflight reads the keys and writes nothing; an unreachable backend fails in time.
+    std::fs::remove_file(&dest).unwrap();
+    let (code, _, stderr) = run(dir.path(), &["etcd", "--node", &endpoint, "--preflight"]).await;
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("preflight passed"), "{stderr}");
+    assert!(!dest.exists(), "preflight wrote the destination");
+    let started = std::time::Instant::now();
+    let (code, _, stderr) = run(
+        dir.path(),
+        &[
+            "etcd",
+            "-n",
+            "http://127.0.0.1:1",
+            "--preflight",
+            "--preflight-timeout",
+            "2s",
+            "--dial-timeout",
+            "500ms",
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{stderr}"
+    );
+    // Refused by name, not ignored.
+    let (code, _, stderr) = run(
+        dir.path(),
+        &["etcd", "--failure-mode", "fail-fast", "--onetime"],
+    )
+    .await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("-failure-mode fail-fast: not implemented"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(dir.path(), &["vault", "--onetime"]).await;
+    assert_ne!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("vault"), "{stderr}");
+}

@@ -32,6 +32,10 @@ pub struct ConfdConfig {
     pub onetime: bool,
     /// `-noop`: render and compare, print a diff, change nothing.
     pub noop: bool,
+    /// The fork's `-diff-context`: lines of context in `-noop`'s diff (default 3).
+    pub diff_context: Option<usize>,
+    /// The fork's `-color`: ANSI colours in `-noop`'s diff.
+    pub color: bool,
     /// `-sync-only`: write files, skip check and reload commands.
     pub sync_only: bool,
     /// `-keep-stage-file`.
@@ -81,6 +85,8 @@ pub struct ConfdConfig {
     pub fsync: Fsync,
     /// Ours: `-metrics-addr` and `-systemd-notify`.
     pub ops: crate::ops::OpsFlags,
+    /// abtreece/confd's flags that confd 0.17 lacks (`-log-format`, `-preflight`, ...).
+    pub fork: super::fork_cli::ForkFlags,
     /// The fork's `-check-cmd-timeout`: beats `-command-timeout` for check commands.
     pub check_cmd_timeout: Option<Duration>,
     /// The fork's `-reload-cmd-timeout`: beats `-command-timeout` for reload commands.
@@ -111,6 +117,8 @@ impl fmt::Debug for ConfdConfig {
             .field("watch", &self.watch)
             .field("onetime", &self.onetime)
             .field("noop", &self.noop)
+            .field("diff_context", &self.diff_context)
+            .field("color", &self.color)
             .field("sync_only", &self.sync_only)
             .field("keep_stage_file", &self.keep_stage_file)
             .field("prefix", &self.prefix)
@@ -133,6 +141,7 @@ impl fmt::Debug for ConfdConfig {
             .field("health_file", &self.health_file)
             .field("fsync", &self.fsync)
             .field("ops", &self.ops)
+            .field("fork", &self.fork)
             .field("check_cmd_timeout", &self.check_cmd_timeout)
             .field("reload_cmd_timeout", &self.reload_cmd_timeout)
             .field("check_config", &self.check_config)
@@ -154,6 +163,8 @@ impl Default for ConfdConfig {
             watch: false,
             onetime: false,
             noop: false,
+            diff_context: None,
+            color: false,
             sync_only: false,
             keep_stage_file: false,
             prefix: None,
@@ -176,6 +187,7 @@ impl Default for ConfdConfig {
             health_file: None,
             fsync: Fsync::AfterRename,
             ops: crate::ops::OpsFlags::default(),
+            fork: Default::default(),
             check_cmd_timeout: None,
             reload_cmd_timeout: None,
             check_config: false,
@@ -333,11 +345,18 @@ pub fn flag_set() -> FlagSet {
         "accepted for abtreece/confd: -noop always prints a unified diff",
     )
     .define(
+        "diff-context",
+        v,
+        "lines of context around each change in -noop's diff (default 3)",
+    )
+    .define("color", b, "colour -noop's diff (ANSI)")
+    .define(
         "template-functions",
         v,
         "confd (confd 0.17's seq, reverse, div, mod, fileExists; default) or fork (abtreece/confd's)",
     );
     crate::ops::define(&mut f);
+    super::fork_cli::define(&mut f);
     f
 }
 
@@ -346,6 +365,7 @@ impl ConfdConfig {
     /// environment. `Ok(None)` means `-version` was asked for.
     pub fn from_args<I: IntoIterator<Item = String>>(args: I) -> Result<Self, FlagError> {
         let mut flags = flag_set();
+        let args = super::fork_cli::rewrite(args.into_iter().collect(), &flags);
         flags.parse(args)?;
         // CONFD_<FLAG> for every flag the command line leaves out (CONFD_LOG_LEVEL, CONFD_NODE=a,b).
         flags.fill_from_env("CONFD", &["version"], |v| std::env::var(v).ok())?;
@@ -395,6 +415,7 @@ impl ConfdConfig {
             ("watch", &mut self.watch),
             ("onetime", &mut self.onetime),
             ("noop", &mut self.noop),
+            ("color", &mut self.color),
             ("sync-only", &mut self.sync_only),
             ("keep-stage-file", &mut self.keep_stage_file),
             ("basic-auth", &mut self.basic_auth),
@@ -405,6 +426,9 @@ impl ConfdConfig {
         }
         if let Some(v) = f.value("prefix") {
             self.prefix = Some(v.to_owned());
+        }
+        if let Some(n) = f.int("diff-context")? {
+            self.diff_context = Some(n);
         }
         if let Some(v) = f.value("log-level") {
             self.log_level = v.to_owned();
@@ -441,6 +465,16 @@ impl ConfdConfig {
         }
         if let Some(b) = f.bool("gateway") {
             self.gateway = b;
+        }
+        self.fork = super::fork_cli::read(f)?;
+        self.ops.watchdog_interval = self.fork.watchdog_interval;
+        // The fork's -debounce D is -wait D (max 4×D); -batch-interval D is -wait D:D. An
+        // explicit -wait wins.
+        if let Some(d) = self.fork.batch_interval {
+            self.wait = Some(Wait { min: d, max: d });
+        }
+        if let Some(d) = self.fork.debounce {
+            self.wait = Some(Wait { min: d, max: d * 4 });
         }
         if let Some(v) = f.value("wait") {
             self.wait =
@@ -663,6 +697,10 @@ impl ConfdConfig {
         o.prefix = self.prefix.clone();
         o.wait = self.wait;
         o.noop = self.noop;
+        if let Some(n) = self.diff_context {
+            o.diff.context = n;
+        }
+        o.diff.color = self.color;
         o.sync_only = self.sync_only;
         o.keep_stage_file = self.keep_stage_file;
         o.fsync = self.fsync;

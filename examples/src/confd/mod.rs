@@ -6,6 +6,7 @@
 //! reloads `conf.d`, SIGINT/SIGTERM shut down) and turns the result into an exit code.
 
 pub mod config;
+pub mod fork_cli;
 
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ pub async fn main(args: Vec<String>) -> i32 {
             return 2;
         }
     };
-    crate::logging::init(&cfg.log_level);
+    crate::logging::init_as(&cfg.log_level, cfg.fork.json_logs);
     match run(&cfg).await {
         Ok(()) => 0,
         Err(e) => {
@@ -52,6 +53,9 @@ pub async fn run(cfg: &ConfdConfig) -> Result<()> {
         return check(cfg, &options).await;
     }
     let spec = BackendSpec::from_confd(cfg);
+    if cfg.fork.preflight {
+        return preflight(cfg, &options, &spec).await;
+    }
     let started = || tracing::info!(backend = %cfg.backend, nodes = ?cfg.nodes, confdir = %cfg.confdir.display(), "starting confd");
     if cfg.onetime {
         let kv = open_kv(&spec).await?;
@@ -60,7 +64,7 @@ pub async fn run(cfg: &ConfdConfig) -> Result<()> {
     }
     let mut signals = Signals::new()?;
     let ops = Ops::start(&cfg.ops, &options.health).await?;
-    let Some(kv) = open_with_retry(&spec, &mut signals).await? else {
+    let Some(kv) = open_with_retry(cfg, &spec, &mut signals).await? else {
         ops.stopping();
         return Ok(());
     };
@@ -118,15 +122,41 @@ async fn check(cfg: &ConfdConfig, options: &ConfdOptions) -> Result<()> {
     }
 }
 
+/// abtreece/confd's `-preflight`: connects to the backend and reads every resource's keys once,
+/// within `-preflight-timeout` (default 10 s). Nothing is rendered or written.
+async fn preflight(cfg: &ConfdConfig, options: &ConfdOptions, spec: &BackendSpec) -> Result<()> {
+    let limit = cfg
+        .fork
+        .preflight_timeout
+        .unwrap_or(std::time::Duration::from_secs(10));
+    let checks = async {
+        let kv = open_kv(spec).await?;
+        validate::preflight(options, kv.as_ref()).await
+    };
+    let resources = tokio::time::timeout(limit, checks).await.map_err(|_| {
+        discovery_core::Error::invalid_config(
+            "preflight",
+            format!("the backend did not answer within {limit:?}"),
+        )
+    })??;
+    tracing::info!(backend = %spec.kind, resources, "preflight passed");
+    Ok(())
+}
+
 /// Connects to the backend, retrying with backoff until it answers (watch and interval modes:
 /// confd must come up before its backend does). `None` when a signal asked to stop first.
 async fn open_with_retry(
+    cfg: &ConfdConfig,
     spec: &BackendSpec,
     signals: &mut Signals,
 ) -> Result<Option<Arc<dyn KvView>>> {
     let backoff = discovery_core::Backoff::new(
-        std::time::Duration::from_millis(250),
-        std::time::Duration::from_secs(10),
+        cfg.fork
+            .retry_base_delay
+            .unwrap_or(std::time::Duration::from_millis(250)),
+        cfg.fork
+            .retry_max_delay
+            .unwrap_or(std::time::Duration::from_secs(10)),
     );
     let mut attempt = 0u32;
     loop {

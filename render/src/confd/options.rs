@@ -102,6 +102,8 @@ pub struct ConfdOptions {
     pub wait: Option<Wait>,
     /// `-noop`: render and compare, print a unified diff to stdout, change nothing.
     pub noop: bool,
+    /// The fork's `-diff-context` and `-color`: how `-noop`'s diff is printed.
+    pub diff: crate::sync::DiffStyle,
     /// `-sync-only`: write files, skip check and reload commands.
     pub sync_only: bool,
     /// `-keep-stage-file`: leave the staged file next to the destination.
@@ -140,6 +142,7 @@ impl Default for ConfdOptions {
             prefix: None,
             wait: None,
             noop: false,
+            diff: crate::sync::DiffStyle::default(),
             sync_only: false,
             keep_stage_file: false,
             fsync: Fsync::AfterRename,

@@ -75,6 +75,7 @@ impl Resource {
             effective_timeout(cfg.check_cmd_timeout, cfg.command_timeout),
         );
         t.fsync = fsync;
+        t.diff = cfg.diff;
         t
     }
 

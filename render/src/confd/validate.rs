@@ -117,6 +117,21 @@ pub async fn validate(
     errors
 }
 
+/// abtreece/confd's `-preflight`: loads every resource and reads its keys from `kv` once;
+/// nothing is rendered or written. The first resource that does not load, or whose keys cannot
+/// be read, is the error. Returns how many resources were checked.
+pub async fn preflight(cfg: &ConfdOptions, kv: &dyn KvView) -> Result<usize> {
+    let (resources, errors) = super::process::load_resources(cfg);
+    if let Some(e) = errors.into_iter().next() {
+        return Err(e);
+    }
+    for r in &resources {
+        kv.list(r.template.fetches()).await?;
+        tracing::info!(resource = %r.name(), "preflight: keys readable");
+    }
+    Ok(resources.len())
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
