@@ -892,6 +892,31 @@ mod tests {
     }
 
     #[test]
+    fn watch_with_an_interval_given_also_runs_full_passes() {
+        let mode = |a: &[&str], file: &str| {
+            let d = tempfile::tempdir().unwrap();
+            let f = d.path().join("confd.toml");
+            std::fs::write(&f, file).unwrap();
+            let mut all = vec!["-config-file", f.to_str().unwrap()];
+            all.extend_from_slice(a);
+            ConfdConfig::from_args(args(&all))
+                .unwrap()
+                .options()
+                .unwrap()
+                .mode
+        };
+        let every = |s| Mode::WatchInterval(Interval::new(Duration::from_secs(s)).unwrap());
+        assert_eq!(
+            mode(&["-watch"], ""),
+            Mode::Watch,
+            "-watch alone never polls"
+        );
+        assert_eq!(mode(&["-watch", "-interval", "5"], ""), every(5));
+        assert_eq!(mode(&[], "watch = true\ninterval = 7\n"), every(7));
+        assert_eq!(mode(&["-onetime", "-interval", "5"], ""), Mode::Onetime);
+    }
+
+    #[test]
     fn wait_defaults_max_to_four_times_min() {
         let w = |min, max| Wait {
             min: Duration::from_millis(min),

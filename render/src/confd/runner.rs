@@ -71,6 +71,13 @@ use super::watch;
 ///   [`Error::InvalidConfig`] saying how many did.
 /// - `interval_mode_rereads_conf_d_every_pass`: in [`Mode::Interval`], every pass reads
 ///   `conf.d` and the templates again.
+/// - `backend_tables_share_one_backend_per_config`: a resource with a `[backend]` table reads
+///   the backend the [`backend_factory`](Self::backend_factory) opened for it; tables equal once
+///   normalised share one backend, kept across reloads (and, in watch mode, one watch per
+///   prefix); without a factory, such a resource fails to load.
+/// - `watch_interval_renders_changes_and_repairs_every_interval`: in [`Mode::WatchInterval`],
+///   changes render as in [`Mode::Watch`], and every interval all resources are rendered from a
+///   fresh read, so a destination changed by someone else is written again.
 #[derive(Debug)]
 pub struct ConfdRunner {
     options: ConfdOptions,
