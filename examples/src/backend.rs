@@ -9,6 +9,8 @@ use discovery_core::endpoints::{Discovery, Family, SrvRecord};
 use discovery_core::{EnvBackend, Error, FileBackend, KvView, MemoryBackend, Result};
 #[cfg(feature = "etcd")]
 use discovery_etcd::{EtcdBackend, EtcdConfig, EtcdTls};
+use discovery_render::confd::backend_table::{BackendConfig, BackendFactory};
+use futures::future::BoxFuture;
 
 /// What to connect to.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -79,6 +81,30 @@ impl BackendSpec {
             gateway: cfg.gateway,
             request_timeout: cfg.fork.request_timeout,
             dial_timeout: cfg.fork.dial_timeout,
+        }
+    }
+
+    /// From a confd resource's `[backend]` table (abtreece/confd's per-resource backend);
+    /// `gateway` is the global `-gateway`.
+    pub fn from_table(t: &BackendConfig, gateway: bool) -> Self {
+        let scheme = t.scheme.as_deref().unwrap_or("http");
+        BackendSpec {
+            kind: t.backend.clone(),
+            nodes: t.nodes.clone(),
+            ca: t.client_cakeys.clone(),
+            cert: t.client_cert.clone(),
+            key: t.client_key.clone(),
+            username: t.username.clone(),
+            password: t.password.clone(),
+            token: t.auth_token.clone(),
+            files: t.file.clone(),
+            srv: crate::confd::config::srv_record(
+                &t.backend,
+                scheme,
+                t.srv_record.as_deref(),
+                t.srv_domain.as_deref(),
+            ),
+            gateway,
         }
     }
 
@@ -188,6 +214,18 @@ impl BackendSpec {
         }
         Ok(c)
     }
+}
+
+/// The factory confd's runner opens `[backend]` tables with: [`open_kv`] of
+/// [`BackendSpec::from_table`], so a table gets the same backends, and the same errors, as the
+/// global `-backend` flag.
+pub fn table_factory(gateway: bool) -> Arc<dyn BackendFactory> {
+    Arc::new(
+        move |t: BackendConfig| -> BoxFuture<'static, Result<Arc<dyn KvView>>> {
+            let spec = BackendSpec::from_table(&t, gateway);
+            Box::pin(async move { open_kv(&spec).await })
+        },
+    )
 }
 
 /// Opens the key-value view of `spec`.

@@ -161,3 +161,21 @@ pub fn write_confd_dir(dir: &std::path::Path, prefix: &str) {
     )
     .unwrap();
 }
+
+/// `s` without ANSI colour sequences (the binaries colour their logs).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -26,6 +26,9 @@ pub struct ConfdConfig {
     pub confdir: PathBuf,
     /// `-interval`: seconds between runs in interval mode.
     pub interval: Duration,
+    /// Whether `-interval` (or `CONFD_INTERVAL`, or `interval` in `confd.toml`) was given: with
+    /// `-watch`, it adds a full pass every interval.
+    pub interval_set: bool,
     /// `-watch`.
     pub watch: bool,
     /// `-onetime`.
@@ -114,6 +117,7 @@ impl fmt::Debug for ConfdConfig {
             .field("nodes", &self.nodes)
             .field("confdir", &self.confdir)
             .field("interval", &self.interval)
+            .field("interval_set", &self.interval_set)
             .field("watch", &self.watch)
             .field("onetime", &self.onetime)
             .field("noop", &self.noop)
@@ -160,6 +164,7 @@ impl Default for ConfdConfig {
             nodes: Vec::new(),
             confdir: PathBuf::from("/etc/confd"),
             interval: Duration::from_secs(600),
+            interval_set: false,
             watch: false,
             onetime: false,
             noop: false,
@@ -410,6 +415,7 @@ impl ConfdConfig {
         }
         if let Some(v) = f.value("interval") {
             self.interval = parse_duration(v).ok_or_else(|| bad("interval", v))?;
+            self.interval_set = true;
         }
         for (name, slot) in [
             ("watch", &mut self.watch),
@@ -587,7 +593,8 @@ impl ConfdConfig {
                         v.as_integer()
                             .and_then(|i| u64::try_from(i).ok())
                             .ok_or_else(|| bad(key, "expected seconds"))?,
-                    )
+                    );
+                    self.interval_set = true;
                 }
                 "watch" => self.watch = boolean(key, v)?,
                 "noop" => self.noop = boolean(key, v)?,
@@ -658,38 +665,23 @@ impl ConfdConfig {
     /// The SRV record(s) to find the backend's nodes in, if `-srv-record` or `-srv-domain` is
     /// set (not for the env and file backends, as in confd).
     pub fn srv_record(&self) -> Option<SrvRecord> {
-        if matches!(self.backend.as_str(), "env" | "file" | "memory") {
-            return None;
-        }
-        let etcd = matches!(self.backend.as_str(), "etcd" | "etcdv3");
-        let mut rec = match (&self.srv_record, &self.srv_domain) {
-            (Some(r), _) => SrvRecord::new(r.clone()),
-            (None, Some(d)) => {
-                let d = d.trim_end_matches('.');
-                let r = SrvRecord::new(format!("_{}._tcp.{d}.", self.backend));
-                if etcd && self.scheme == "https" {
-                    r.or(format!("_etcd-client-ssl._tcp.{d}."))
-                } else if etcd {
-                    r.or(format!("_etcd-client._tcp.{d}."))
-                } else {
-                    r
-                }
-            }
-            (None, None) => return None,
-        };
-        // A bare host:port takes TLS from the client certificate flags; https:// says so.
-        if etcd && self.scheme == "https" {
-            rec = rec.with_scheme("https");
-        }
-        Some(rec)
+        srv_record(
+            &self.backend,
+            &self.scheme,
+            self.srv_record.as_deref(),
+            self.srv_domain.as_deref(),
+        )
     }
 
-    /// The engine's options: `-onetime` beats `-watch`, else interval mode. An interval of
-    /// zero (`-interval 0`, `interval = 0` in `confd.toml`) is refused whatever the mode.
+    /// The engine's options: `-onetime` beats `-watch`; `-watch` with an `-interval` given
+    /// (flag, `CONFD_INTERVAL` or `confd.toml`) watches and also runs a full pass every
+    /// interval; else interval mode. An interval of zero (`-interval 0`, `interval = 0` in
+    /// `confd.toml`) is refused whatever the mode.
     pub fn options(&self) -> Result<ConfdOptions> {
         let interval = Interval::new(self.interval)?;
         let mode = match (self.onetime, self.watch) {
             (true, _) => Mode::Onetime,
+            (false, true) if self.interval_set => Mode::WatchInterval(interval),
             (false, true) => Mode::Watch,
             (false, false) => Mode::Interval(interval),
         };
@@ -712,6 +704,41 @@ impl ConfdConfig {
         o.fork_functions = self.fork_functions;
         Ok(o)
     }
+}
+
+/// The SRV record(s) to find `backend`'s nodes in, if `srv_record` or `srv_domain` is set (not
+/// for the env, file and memory backends, as in confd): the global flags' and a `[backend]`
+/// table's.
+pub fn srv_record(
+    backend: &str,
+    scheme: &str,
+    srv_record: Option<&str>,
+    srv_domain: Option<&str>,
+) -> Option<SrvRecord> {
+    if matches!(backend, "env" | "file" | "memory") {
+        return None;
+    }
+    let etcd = matches!(backend, "etcd" | "etcdv3");
+    let mut rec = match (srv_record, srv_domain) {
+        (Some(r), _) => SrvRecord::new(r.to_owned()),
+        (None, Some(d)) => {
+            let d = d.trim_end_matches('.');
+            let r = SrvRecord::new(format!("_{backend}._tcp.{d}."));
+            if etcd && scheme == "https" {
+                r.or(format!("_etcd-client-ssl._tcp.{d}."))
+            } else if etcd {
+                r.or(format!("_etcd-client._tcp.{d}."))
+            } else {
+                r
+            }
+        }
+        (None, None) => return None,
+    };
+    // A bare host:port takes TLS from the client certificate flags; https:// says so.
+    if etcd && scheme == "https" {
+        rec = rec.with_scheme("https");
+    }
+    Some(rec)
 }
 
 #[cfg(test)]
@@ -900,6 +927,31 @@ mod tests {
             !dbg.contains("hunter2") && !dbg.contains("tok-123"),
             "{dbg}"
         );
+    }
+
+    #[test]
+    fn watch_with_an_interval_given_also_runs_full_passes() {
+        let mode = |a: &[&str], file: &str| {
+            let d = tempfile::tempdir().unwrap();
+            let f = d.path().join("confd.toml");
+            std::fs::write(&f, file).unwrap();
+            let mut all = vec!["-config-file", f.to_str().unwrap()];
+            all.extend_from_slice(a);
+            ConfdConfig::from_args(args(&all))
+                .unwrap()
+                .options()
+                .unwrap()
+                .mode
+        };
+        let every = |s| Mode::WatchInterval(Interval::new(Duration::from_secs(s)).unwrap());
+        assert_eq!(
+            mode(&["-watch"], ""),
+            Mode::Watch,
+            "-watch alone never polls"
+        );
+        assert_eq!(mode(&["-watch", "-interval", "5"], ""), every(5));
+        assert_eq!(mode(&[], "watch = true\ninterval = 7\n"), every(7));
+        assert_eq!(mode(&["-onetime", "-interval", "5"], ""), Mode::Onetime);
     }
 
     #[test]

@@ -15,7 +15,7 @@ use discovery_render::confd::options::ConfdOptions;
 use discovery_render::confd::runner::ConfdRunner;
 use discovery_render::confd::validate;
 
-use crate::backend::{open_kv, BackendSpec};
+use crate::backend::{open_kv, table_factory, BackendSpec};
 use crate::goflags::FlagError;
 use crate::ops::Ops;
 use crate::signals::{Exit, Signals};
@@ -60,7 +60,10 @@ pub async fn run(cfg: &ConfdConfig) -> Result<()> {
     if cfg.onetime {
         let kv = open_kv(&spec).await?;
         started();
-        return ConfdRunner::new(options, kv).run().await;
+        return ConfdRunner::new(options, kv)
+            .backend_factory(table_factory(cfg.gateway))
+            .run()
+            .await;
     }
     let mut signals = Signals::new()?;
     let ops = Ops::start(&cfg.ops, &options.health).await?;
@@ -69,7 +72,9 @@ pub async fn run(cfg: &ConfdConfig) -> Result<()> {
         return Ok(());
     };
     started();
-    let mut handle = ConfdRunner::new(options, kv).start();
+    let mut handle = ConfdRunner::new(options, kv)
+        .backend_factory(table_factory(cfg.gateway))
+        .start();
     loop {
         tokio::select! {
             result = &mut handle => return result,

@@ -2,6 +2,7 @@
 //! abtreece/confd fork added, and [`ConfdTemplate`]; the
 //! confd engine ([`runner::ConfdRunner`]) with its [`options`] and `conf.d` [`resource`]s.
 
+pub mod backend_table;
 mod commands;
 mod control;
 mod datetime;

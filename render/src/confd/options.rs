@@ -63,6 +63,11 @@ pub enum Mode {
     /// confd's `-watch`: one watch per distinct key prefix; a resource is rendered when one of
     /// its keys changes.
     Watch,
+    /// `-watch` with `-interval` (confd and abtreece/confd drop the interval): [`Mode::Watch`],
+    /// plus a full pass every interval that reads every watched prefix again and renders every
+    /// resource, so that a change a watch missed, or a destination edited behind confd's back,
+    /// is repaired within one interval. `conf.d` is read again on reload only, as in watch mode.
+    WatchInterval(Interval),
 }
 
 impl Mode {

@@ -1,9 +1,11 @@
 //! Processing template resources: render from a snapshot, sync the file, collect reloads.
 
 use std::path::Path;
+use std::sync::Arc;
 
-use discovery_core::{Error, Result};
+use discovery_core::{Error, KvView, Result};
 
+use super::backend_table::Opened;
 use super::commands::{effective_timeout, Reload};
 use super::options::ConfdOptions;
 use super::resource::ResourceSpec;
@@ -18,6 +20,8 @@ pub struct Resource {
     pub spec: ResourceSpec,
     /// The template, parsed once and bound to the resource's prefix and keys.
     pub template: ConfdTemplate,
+    /// The backend of its `[backend]` table once the runner opened it (`None`: the global one).
+    pub(crate) backend: Option<Opened>,
 }
 
 impl Resource {
@@ -51,7 +55,21 @@ impl Resource {
             &spec.prefix,
             spec.keys.clone(),
         );
-        Ok(Resource { spec, template })
+        Ok(Resource {
+            spec,
+            template,
+            backend: None,
+        })
+    }
+
+    /// The backend this resource reads: its own, or `global`.
+    pub(crate) fn kv<'a>(&'a self, global: &'a Arc<dyn KvView>) -> &'a Arc<dyn KvView> {
+        self.backend.as_ref().map_or(global, |b| &b.kv)
+    }
+
+    /// Which backend it reads: 0 for the global one, else one id per distinct `[backend]`.
+    pub(crate) fn backend_id(&self) -> usize {
+        self.backend.as_ref().map_or(0, |b| b.id)
     }
 
     /// A short name for logs: the TOML file's name.

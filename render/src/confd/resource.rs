@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use discovery_core::{parse_go_duration, Error, Key, Result};
 
+use super::backend_table::{self, BackendConfig};
 use super::output_format::OutputFormat;
 
 /// One template resource as written in `conf.d`.
@@ -40,6 +41,9 @@ pub struct ResourceSpec {
     pub min_reload_interval: Option<Duration>,
     /// The fork's `output_format`: the rendered output must parse as it before it is written.
     pub output_format: Option<OutputFormat>,
+    /// The fork's `[backend]` table: this resource reads from that backend instead of the
+    /// global one (`None`: no table, or one naming no backend).
+    pub backend: Option<BackendConfig>,
 }
 
 fn bad(file: &Path, key: &str, why: impl Into<String>) -> Error {
@@ -142,6 +146,11 @@ pub fn load_spec(
         .find(|(k, _)| k.eq_ignore_ascii_case("template"))
         .and_then(|(_, v)| v.as_table())
         .ok_or_else(|| bad(file, "template", "missing [template] table"))?;
+    let backend = match doc.iter().find(|(k, _)| k.eq_ignore_ascii_case("backend")) {
+        None => None,
+        Some((_, toml::Value::Table(t))) => backend_table::parse(file, t)?,
+        Some((k, _)) => return Err(bad(file, k, "expected a [backend] table")),
+    };
     let mut src = None;
     let mut dest = None;
     let mut keys = Vec::new();
@@ -260,6 +269,7 @@ pub fn load_spec(
         reload_cmd_timeout,
         min_reload_interval: min_reload_interval.filter(|d| !d.is_zero()),
         output_format,
+        backend,
     })
 }
 

@@ -12,6 +12,7 @@ use std::task::{Context, Poll};
 use discovery_core::{Error, KvView, Result};
 use tokio::task::JoinHandle;
 
+use super::backend_table::{BackendFactory, Backends};
 use super::commands::{run_pass, ReloadLimiter};
 use super::control::{self, Control, Exit, Requester};
 use super::options::{ConfdOptions, Mode};
@@ -70,11 +71,19 @@ use super::watch;
 ///   [`Error::InvalidConfig`] saying how many did.
 /// - `interval_mode_rereads_conf_d_every_pass`: in [`Mode::Interval`], every pass reads
 ///   `conf.d` and the templates again.
+/// - `backend_tables_share_one_backend_per_config`: a resource with a `[backend]` table reads
+///   the backend the [`backend_factory`](Self::backend_factory) opened for it; tables equal once
+///   normalised share one backend, kept across reloads (and, in watch mode, one watch per
+///   prefix); without a factory, such a resource fails to load.
+/// - `watch_interval_renders_changes_and_repairs_every_interval`: in [`Mode::WatchInterval`],
+///   changes render as in [`Mode::Watch`], and every interval all resources are rendered from a
+///   fresh read, so a destination changed by someone else is written again.
 #[derive(Debug)]
 pub struct ConfdRunner {
     options: ConfdOptions,
     source: Source,
     kv: Arc<dyn KvView>,
+    backends: Backends,
 }
 
 /// Where the resources come from.
@@ -93,6 +102,7 @@ impl ConfdRunner {
             options,
             source: Source::ConfDir,
             kv,
+            backends: Backends::default(),
         }
     }
 
@@ -107,7 +117,17 @@ impl ConfdRunner {
             options,
             source: Source::Specs(resources),
             kv,
+            backends: Backends::default(),
         }
+    }
+
+    /// Opens the backends of resources with a `[backend]` table (abtreece/confd's per-resource
+    /// backends) with `factory`. Resources whose tables are equal once normalised share one
+    /// client, kept across passes and reloads, and in watch mode one watch per prefix. Without
+    /// a factory, such a resource fails to load with an error naming its file.
+    pub fn backend_factory(mut self, factory: Arc<dyn BackendFactory>) -> ConfdRunner {
+        self.backends = Backends::new(Some(factory));
+        self
     }
 
     /// Spawns the runner on the current tokio runtime.
@@ -135,14 +155,15 @@ impl ConfdRunner {
             options,
             source,
             kv,
+            mut backends,
         } = self;
         // `min_reload_interval` holds across passes and conf.d reloads.
         let limiter = ReloadLimiter::default();
         match options.mode {
             Mode::Onetime => {
-                let (resources, errors) = load(&options, &source);
+                let (resources, errors) = load(&options, &source, &mut backends).await;
                 let failures =
-                    errors.len() + process_all(&options, kv.as_ref(), &resources, &limiter).await;
+                    errors.len() + process_all(&options, &kv, &resources, &limiter).await;
                 if failures == 0 {
                     Ok(())
                 } else {
@@ -154,15 +175,15 @@ impl ConfdRunner {
             }
             // Re-read conf.d and process everything every tick (confd's default mode).
             Mode::Interval(every) => loop {
-                let (resources, _errors) = load(&options, &source);
-                process_all(&options, kv.as_ref(), &resources, &limiter).await;
+                let (resources, _errors) = load(&options, &source, &mut backends).await;
+                process_all(&options, &kv, &resources, &limiter).await;
                 tokio::select! {
                     _ = tokio::time::sleep(every.get()) => {}
                     exit = control.next() => if exit == Exit::Shutdown { return Ok(()) },
                 }
             },
-            Mode::Watch => {
-                let (mut resources, _errors) = load(&options, &source);
+            Mode::Watch | Mode::WatchInterval(_) => {
+                let (mut resources, _errors) = load(&options, &source, &mut backends).await;
                 loop {
                     match watch::run(&options, kv.clone(), &resources, &limiter, &mut control)
                         .await?
@@ -170,7 +191,7 @@ impl ConfdRunner {
                         Exit::Shutdown => return Ok(()),
                         Exit::Reload => {
                             tracing::info!("reloading conf.d");
-                            let (new, errors) = load(&options, &source);
+                            let (new, errors) = load(&options, &source, &mut backends).await;
                             if errors.is_empty() {
                                 resources = new;
                             } else {
@@ -271,8 +292,13 @@ impl Future for ConfdHandle {
 }
 
 /// Loads the resources, logging what was loaded and every resource that failed to load.
-fn load(options: &ConfdOptions, source: &Source) -> (Vec<Resource>, Vec<Error>) {
-    let (resources, errors) = match source {
+/// A resource whose `[backend]` cannot be opened fails to load.
+async fn load(
+    options: &ConfdOptions,
+    source: &Source,
+    backends: &mut Backends,
+) -> (Vec<Resource>, Vec<Error>) {
+    let (loaded, mut errors) = match source {
         Source::ConfDir => load_resources(options),
         Source::Specs(specs) => {
             let (mut ok, mut errors) = (Vec::new(), Vec::new());
@@ -285,6 +311,19 @@ fn load(options: &ConfdOptions, source: &Source) -> (Vec<Resource>, Vec<Error>) 
             (ok, errors)
         }
     };
+    let mut resources = Vec::with_capacity(loaded.len());
+    for mut r in loaded {
+        if let Some(config) = &r.spec.backend {
+            match backends.get(&r.spec.file, config).await {
+                Ok(opened) => r.backend = Some(opened),
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            }
+        }
+        resources.push(r);
+    }
     for e in &errors {
         tracing::error!("{e}");
     }
@@ -304,18 +343,19 @@ fn load(options: &ConfdOptions, source: &Source) -> (Vec<Resource>, Vec<Error>) 
     (resources, errors)
 }
 
-/// Fetches, renders and syncs every resource once (one read per resource, at one revision),
-/// then runs the reload commands of the files written; returns the number of failures.
+/// Fetches, renders and syncs every resource once (one read per resource, at one revision, from
+/// its own backend or `kv`), then runs the reload commands of the files written; returns the
+/// number of failures.
 async fn process_all(
     options: &ConfdOptions,
-    kv: &dyn KvView,
+    kv: &Arc<dyn KvView>,
     resources: &[Resource],
     limiter: &ReloadLimiter,
 ) -> usize {
     let mut failures = 0;
     let mut reloads = Vec::new();
     for r in resources {
-        let result = match kv.list(&r.spec.keys).await {
+        let result = match r.kv(kv).list(&r.spec.keys).await {
             Ok(snap) => {
                 options.health.set_ok("backend", "read");
                 // The template's store keeps what it needs; the snapshot goes before rendering.

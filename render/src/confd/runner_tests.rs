@@ -522,3 +522,91 @@ async fn dropping_the_handle_shuts_the_runner_down() {
 
 #[path = "fork_resource_tests.rs"]
 mod fork_resource;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backend_tables_share_one_backend_per_config() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::super::backend_table::BackendConfig;
+    use discovery_core::KvView;
+    use futures::future::BoxFuture;
+
+    let dir = Dir::new();
+    let global = dir.resource("global", "k", "");
+    let a1 = dir.resource("a1", "k", "[backend]\nbackend = \"mem-a\"\n");
+    let a2 = dir.resource("a2", "k", "[backend]\nBACKEND = \"MEM-A\"\n");
+    let b = dir.resource("b", "k", "[backend]\nbackend = \"mem-b\"\n");
+    let (kv, kv_a, kv_b) = (
+        Arc::new(MemoryBackend::new()),
+        Arc::new(MemoryBackend::new()),
+        Arc::new(MemoryBackend::new()),
+    );
+    put(&kv, "/k/value", "global").await;
+    put(&kv_a, "/k/value", "a").await;
+    put(&kv_b, "/k/value", "b").await;
+    let opens = Arc::new(AtomicUsize::new(0));
+    let factory = {
+        let (kv_a, kv_b, opens) = (kv_a.clone(), kv_b.clone(), opens.clone());
+        move |c: BackendConfig| -> BoxFuture<'static, discovery_core::Result<Arc<dyn KvView>>> {
+            opens.fetch_add(1, Ordering::SeqCst);
+            let kv: discovery_core::Result<Arc<dyn KvView>> = match c.backend.as_str() {
+                "mem-a" => Ok(kv_a.clone()),
+                "mem-b" => Ok(kv_b.clone()),
+                other => Err(Error::invalid_config(
+                    "backend",
+                    format!("{other:?} unknown"),
+                )),
+            };
+            Box::pin(async move { kv })
+        }
+    };
+    let handle = ConfdRunner::new(dir.options(Mode::Watch), kv.clone())
+        .backend_factory(Arc::new(factory))
+        .start();
+    content(&global, "v=global\n").await;
+    content(&a1, "v=a\n").await;
+    content(&a2, "v=a\n").await;
+    content(&b, "v=b\n").await;
+    put(&kv_a, "/k/value", "a2").await;
+    content(&a1, "v=a2\n").await;
+    content(&a2, "v=a2\n").await;
+    assert_eq!(read(&global).as_deref(), Some("v=global\n"));
+    assert_eq!(read(&b).as_deref(), Some("v=b\n"));
+    assert_eq!(
+        opens.load(Ordering::SeqCst),
+        2,
+        "one backend per distinct table"
+    );
+    // A reload keeps the backends it opened.
+    handle.reload();
+    put(&kv_b, "/k/value", "b2").await;
+    content(&b, "v=b2\n").await;
+    assert_eq!(opens.load(Ordering::SeqCst), 2);
+    handle.shutdown().await.unwrap();
+
+    // Without a factory a resource with a table fails to load, named by its file.
+    let err = ConfdRunner::new(dir.options(Mode::Onetime), kv.clone())
+        .run()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("3 template resource(s) failed"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_interval_renders_changes_and_repairs_every_interval() {
+    let dir = Dir::new();
+    let a = dir.resource("a", "a", "");
+    let kv = Arc::new(MemoryBackend::new());
+    put(&kv, "/a/value", "1").await;
+    let every = Interval::new(Duration::from_millis(100)).unwrap();
+    let handle = start(&dir, Mode::WatchInterval(every), &kv);
+    content(&a, "v=1\n").await;
+    put(&kv, "/a/value", "2").await;
+    content(&a, "v=2\n").await;
+    std::fs::write(&a, "tampered\n").unwrap();
+    content(&a, "v=2\n").await;
+    handle.shutdown().await.unwrap();
+}

@@ -2,7 +2,7 @@
 //! prefix, a local snapshot updated from the events, re-rendering only the resources whose keys
 //! changed, optional debounce, one reload per distinct command, lost-watch reporting.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use tokio::time::{sleep_until, Instant};
 
 use super::commands::ReloadLimiter;
 use super::control::{Control, Exit};
-use super::options::ConfdOptions;
+use super::options::{ConfdOptions, Mode};
 use super::process::{process, Processed, Resource};
 use super::reload::Reloader;
 use super::ConfdStore;
@@ -77,29 +77,73 @@ async fn watch_task(kv: Arc<dyn KvView>, idx: usize, prefix: Key, tx: mpsc::Send
     }
 }
 
-/// The watched keys, and each resource's view of them.
+/// One watched prefix of one backend.
+struct Watched {
+    /// The backend's id ([`Resource::backend_id`]: 0 is the global one).
+    backend: usize,
+    kv: Arc<dyn KvView>,
+    prefix: Key,
+    /// Its name in logs and health: the prefix, with the backend before it if not the global.
+    name: String,
+}
+
+/// What to watch: per backend, its resources' keys without those contained in another.
+/// Resources whose `[backend]` tables are equal share a backend id, so they share the watches.
+fn watched(global: &Arc<dyn KvView>, resources: &[Resource]) -> Vec<Watched> {
+    let mut ids: Vec<usize> = resources.iter().map(Resource::backend_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut out = Vec::new();
+    for id in ids {
+        let group: Vec<&Resource> = resources.iter().filter(|r| r.backend_id() == id).collect();
+        let Some(first) = group.first() else { continue };
+        let kv = first.kv(global).clone();
+        for prefix in minimal_prefixes(group.iter().flat_map(|r| r.spec.keys.iter())) {
+            let name = match id {
+                0 => prefix.as_str().to_owned(),
+                _ => format!("{}#{id}:{prefix}", kv.backend()),
+            };
+            out.push(Watched {
+                backend: id,
+                kv: kv.clone(),
+                prefix,
+                name,
+            });
+        }
+    }
+    out
+}
+
+/// The watched keys (one snapshot per backend), and each resource's view of them.
 struct Views {
-    snapshot: KvSnapshot,
+    snapshots: HashMap<usize, KvSnapshot>,
+    /// Each resource's backend id.
+    backends: Vec<usize>,
     /// Built at a resource's first render, then updated per changed key (`None`: build it
     /// again from the snapshot at the next render).
     stores: Vec<Option<ConfdStore>>,
 }
 
 impl Views {
-    fn new(resources: usize) -> Self {
+    fn new(resources: &[Resource]) -> Self {
         Views {
-            snapshot: KvSnapshot::default(),
-            stores: (0..resources).map(|_| None).collect(),
+            snapshots: HashMap::new(),
+            backends: resources.iter().map(Resource::backend_id).collect(),
+            stores: resources.iter().map(|_| None).collect(),
         }
     }
 
-    /// Applies a prefix's event; returns the changed keys (`None`: everything under the prefix
-    /// may have changed).
-    fn apply(&mut self, prefix: &Key, ev: KvEvent) -> Option<Vec<Key>> {
-        let changed = apply(&mut self.snapshot, prefix, ev);
-        for slot in &mut self.stores {
+    /// Applies an event of `backend`'s `prefix`; returns the changed keys (`None`: everything
+    /// under the prefix may have changed).
+    fn apply(&mut self, backend: usize, prefix: &Key, ev: KvEvent) -> Option<Vec<Key>> {
+        let snapshot = self.snapshots.entry(backend).or_default();
+        let changed = apply(snapshot, prefix, ev);
+        for (slot, id) in self.stores.iter_mut().zip(&self.backends) {
+            if *id != backend {
+                continue;
+            }
             match (slot.as_mut(), changed.as_deref()) {
-                (Some(store), Some(keys)) => store.update(&self.snapshot, Some(keys)),
+                (Some(store), Some(keys)) => store.update(snapshot, Some(keys)),
                 _ => *slot = None,
             }
         }
@@ -108,7 +152,7 @@ impl Views {
 
     /// Resource `r`'s view, up to date.
     fn store(&mut self, r: usize, resource: &Resource) -> &ConfdStore {
-        let snapshot = &self.snapshot;
+        let snapshot = self.snapshots.entry(self.backends[r]).or_default();
         self.stores[r].get_or_insert_with(|| resource.template.store(snapshot))
     }
 }
@@ -162,22 +206,31 @@ async fn watch_loop(
     reloader: &Reloader,
     control: &mut Control,
 ) -> Result<Exit> {
-    let prefixes = minimal_prefixes(resources.iter().flat_map(|r| r.spec.keys.iter()));
-    tracing::info!(prefixes = ?prefixes.iter().map(Key::as_str).collect::<Vec<_>>(), "watching");
+    let prefixes = watched(&kv, resources);
+    let names: Vec<&str> = prefixes.iter().map(|w| w.name.as_str()).collect();
+    tracing::info!(prefixes = ?names, "watching");
     let (tx, mut rx) = mpsc::channel(4096);
     let tasks: Vec<_> = prefixes
         .iter()
         .enumerate()
-        .map(|(i, p)| tokio::spawn(watch_task(kv.clone(), i, p.clone(), tx.clone())))
+        .map(|(i, w)| tokio::spawn(watch_task(w.kv.clone(), i, w.prefix.clone(), tx.clone())))
         .collect();
     drop(tx);
     let _guard = AbortOnDrop(tasks);
-    let names: Vec<&str> = prefixes.iter().map(Key::as_str).collect();
     cfg.health.track("watch", &names);
 
-    let mut views = Views::new(resources.len());
+    let mut views = Views::new(resources);
     let mut ready = vec![false; prefixes.len()];
     let mut lost_since: Vec<Option<(Instant, String)>> = vec![None; prefixes.len()];
+    // `-watch` with `-interval`: a full pass every interval besides the watches.
+    let mut full_pass = match cfg.mode {
+        Mode::WatchInterval(every) => {
+            let mut t = tokio::time::interval_at(Instant::now() + every.get(), every.get());
+            t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            Some(t)
+        }
+        _ => None,
+    };
     let mut dirty: BTreeSet<usize> = BTreeSet::new();
     // Debounce (`-wait`), as consul-template's quiescence.
     let mut pending = Quiescence::default();
@@ -204,17 +257,18 @@ async fn watch_loop(
                 for msg in batch {
                     match msg {
                         Msg::Event(i, ev) => {
+                            let w = &prefixes[i];
                             if lost_since[i].take().is_some() {
-                                tracing::info!(prefix = %prefixes[i], "watch recovered");
+                                tracing::info!(prefix = %w.name, "watch recovered");
                             }
                             ready[i] = true;
-                            cfg.health.set_ok("watch", prefixes[i].as_str());
-                            let changed = views.apply(&prefixes[i], ev);
-                            mark_dirty(resources, &prefixes[i], changed.as_deref(), &mut dirty);
+                            cfg.health.set_ok("watch", &w.name);
+                            let changed = views.apply(w.backend, &w.prefix, ev);
+                            mark_dirty(resources, w, changed.as_deref(), &mut dirty);
                         }
                         Msg::Failed(i, e) => {
-                            tracing::warn!(prefix = %prefixes[i], error = %e, "watch interrupted; retrying");
-                            cfg.health.set_failing("watch", prefixes[i].as_str(), &e);
+                            tracing::warn!(prefix = %prefixes[i].name, error = %e, "watch interrupted; retrying");
+                            cfg.health.set_failing("watch", &prefixes[i].name, &e);
                             lost_since[i].get_or_insert((Instant::now(), e.to_string()));
                         }
                     }
@@ -234,11 +288,16 @@ async fn watch_loop(
                 render_dirty(cfg, resources, &prefixes, &ready, &mut views, &mut dirty, reloader).await;
                 record_lag(&mut dirty_since);
             }
+            _ = next_tick(&mut full_pass) => {
+                read_again(&prefixes, &mut ready, &mut views).await;
+                dirty.extend(0..resources.len());
+                render_dirty(cfg, resources, &prefixes, &ready, &mut views, &mut dirty, reloader).await;
+            }
             _ = health_tick.tick() => {
                 let worst = lost_since.iter().enumerate().filter_map(|(i, l)| l.as_ref().map(|(t, e)| (i, *t, e.clone()))).min_by_key(|(_, t, _)| *t);
                 match worst {
                     Some((i, since, err)) if since.elapsed() >= cfg.watch_grace => {
-                        let msg = format!("watch on {} lost for {:?}: {err}", prefixes[i], since.elapsed());
+                        let msg = format!("watch on {} lost for {:?}: {err}", prefixes[i].name, since.elapsed());
                         if cfg.health_file.is_some() {
                             write_health(cfg, Some(&msg));
                         } else {
@@ -259,7 +318,7 @@ async fn watch_loop(
 async fn render_dirty(
     cfg: &ConfdOptions,
     resources: &[Resource],
-    prefixes: &[Key],
+    prefixes: &[Watched],
     ready: &[bool],
     views: &mut Views,
     dirty: &mut BTreeSet<usize>,
@@ -269,11 +328,12 @@ async fn render_dirty(
         .iter()
         .copied()
         .filter(|&r| {
+            let backend = resources[r].backend_id();
             resources[r]
                 .spec
                 .keys
                 .iter()
-                .all(|k| prefix_ready(prefixes, ready, k))
+                .all(|k| prefix_ready(prefixes, ready, backend, k))
         })
         .collect();
     for r in &todo {
@@ -304,20 +364,51 @@ fn record_lag(dirty_since: &mut Option<Instant>) {
     }
 }
 
-fn prefix_ready(prefixes: &[Key], ready: &[bool], key: &Key) -> bool {
+/// Waits for the next full pass of `-watch` with `-interval`; never without one.
+async fn next_tick(full_pass: &mut Option<tokio::time::Interval>) {
+    match full_pass {
+        Some(t) => {
+            t.tick().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
+/// The full pass of `-watch` with `-interval`: reads every watched prefix again and replaces
+/// what the watches delivered with it (as a watch's reset would), so that a missed change is
+/// caught. A prefix that cannot be read keeps its watched state until the next pass.
+async fn read_again(prefixes: &[Watched], ready: &mut [bool], views: &mut Views) {
+    tracing::debug!("interval pass: reading every watched prefix again");
+    for (i, w) in prefixes.iter().enumerate() {
+        match w.kv.list(std::slice::from_ref(&w.prefix)).await {
+            Ok(snapshot) => {
+                ready[i] = true;
+                views.apply(w.backend, &w.prefix, KvEvent::Reset(snapshot));
+            }
+            Err(e) => tracing::warn!(prefix = %w.name, error = %e,
+                "interval pass: cannot read the prefix; the watch goes on"),
+        }
+    }
+}
+
+fn prefix_ready(prefixes: &[Watched], ready: &[bool], backend: usize, key: &Key) -> bool {
     prefixes
         .iter()
         .zip(ready)
-        .any(|(p, r)| *r && p.contains(key))
+        .any(|(w, r)| *r && w.backend == backend && w.prefix.contains(key))
 }
 
 fn mark_dirty(
     resources: &[Resource],
-    prefix: &Key,
+    watched: &Watched,
     changed: Option<&[Key]>,
     dirty: &mut BTreeSet<usize>,
 ) {
+    let prefix = &watched.prefix;
     for (i, r) in resources.iter().enumerate() {
+        if r.backend_id() != watched.backend {
+            continue;
+        }
         let hit = match changed {
             None => r
                 .spec
