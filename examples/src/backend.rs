@@ -105,6 +105,8 @@ impl BackendSpec {
                 t.srv_domain.as_deref(),
             ),
             gateway,
+            request_timeout: None,
+            dial_timeout: None,
         }
     }
 
