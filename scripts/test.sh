@@ -62,6 +62,8 @@ export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -q -- -D warnings
+# The library with its default features, as an embedding application builds it.
+cargo clippy -p discovery-render --lib -q -- -D warnings
 
 step "docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features -q

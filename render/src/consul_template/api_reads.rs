@@ -1,5 +1,7 @@
 //! The Consul endpoints that consul-template functions read as JSON ([`ApiRead`]): building the
 //! reads, naming them in consul-template's notation, and reading their answers.
+// The parts only the consul-template runner reads (feature `consul`).
+#![cfg_attr(not(feature = "consul"), allow(dead_code))]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

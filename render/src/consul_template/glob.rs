@@ -29,6 +29,7 @@ pub(crate) fn star_match(pattern: &str, name: &str) -> bool {
 }
 
 /// Whether `name` matches the Go pattern `pattern` (`*` and `?` do not match `/`).
+#[cfg_attr(not(feature = "consul"), allow(dead_code))]
 pub(crate) fn go_match(pattern: &str, name: &str) -> bool {
     translate(pattern)
         .and_then(|re| Regex::new(&re).ok())
@@ -36,6 +37,7 @@ pub(crate) fn go_match(pattern: &str, name: &str) -> bool {
 }
 
 /// The regular expression of a Go pattern, `None` when the pattern is malformed.
+#[cfg_attr(not(feature = "consul"), allow(dead_code))]
 fn translate(pattern: &str) -> Option<String> {
     let mut out = String::from("^(?s:");
     let mut it = pattern.chars().peekable();

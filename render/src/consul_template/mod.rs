@@ -12,7 +12,9 @@ mod catalog_nodes;
 mod child;
 #[cfg(feature = "consul")]
 mod config_consul;
+#[cfg(feature = "consul")]
 mod config_file;
+#[cfg(feature = "consul")]
 mod config_unsupported;
 mod connect;
 mod connect_ca;
@@ -20,7 +22,6 @@ mod data;
 mod encode;
 #[cfg(feature = "consul")]
 mod exec;
-#[cfg(feature = "consul")]
 pub(crate) mod glob;
 mod group;
 mod hashes;
@@ -62,6 +63,7 @@ pub(crate) use helpers::go_regex;
 pub use child::{Child, ChildExit};
 #[cfg(feature = "consul")]
 pub use config_consul::{AuthFile, ConsulFile, RetryFile, SslFile, TransportFile};
+#[cfg(feature = "consul")]
 pub use config_file::{FileConfig, LogFileConfig, SyslogConfig};
 #[cfg(feature = "consul")]
 pub use exec::{
@@ -75,6 +77,7 @@ pub use runner::{CtHandle, CtRunner, Finished};
 pub use signal::Signal;
 #[cfg(feature = "consul")]
 pub use spec::{TemplateSpec, DEFAULT_COMMAND_TIMEOUT};
+#[cfg(feature = "consul")]
 pub use tmpl::check_template;
 
 use std::collections::BTreeSet;

@@ -1,5 +1,7 @@
 //! A template's `user` and `group`: names or numbers, resolved to ids through `/etc/passwd` and
 //! `/etc/group` when the template loads (so a name that does not exist fails early).
+// `uid`/`gid` serve the consul-template runner (feature `consul`); `writeToFile` the rest.
+#![cfg_attr(not(feature = "consul"), allow(dead_code))]
 
 use discovery_core::{Error, Result};
 
