@@ -14,22 +14,6 @@ struct Golden {
 /// Cases where this implementation knowingly differs, with the reason (see COMPATIBILITY.md).
 const KNOWN: &[(&str, &str)] = &[
     (
-        r##"{{sprig_snakecase "FirstName"}}|{{sprig_snakecase "HTTPServer"}}|{{sprig_snakecase "NoHTTPS"}}|{{sprig_snakecase "GO_PATH"}}|{{sprig_snakecase "GO PATH"}}|{{sprig_snakecase "GO-PATH"}}|{{sprig_snakecase "http2xx"}}|{{sprig_snakecase "HTTP20xOK"}}|{{sprig_snakecase "Duration2m3s"}}|{{sprig_snakecase "Bld4Floor3rd"}}|{{sprig_snakecase "FIRST_NAME"}}|{{sprig_snakecase "a b  c"}}"##,
-        "snakecase/kebabcase/camelcase (huandu/xstrings) are not implemented",
-    ),
-    (
-        r##"{{sprig_kebabcase "FirstName"}}|{{sprig_kebabcase "HTTPServer"}}|{{sprig_kebabcase "GO_PATH"}}|{{sprig_kebabcase "foo bar"}}"##,
-        "snakecase/kebabcase/camelcase (huandu/xstrings) are not implemented",
-    ),
-    (
-        r##"{{sprig_camelcase "some_words"}}|{{sprig_camelcase "http_server"}}|{{sprig_camelcase "no_https"}}|{{sprig_camelcase "_complex__case_"}}|{{sprig_camelcase "some words"}}|{{sprig_camelcase "GOLANG_IS_GREAT"}}|{{sprig_camelcase "alreadyCamel"}}"##,
-        "snakecase/kebabcase/camelcase (huandu/xstrings) are not implemented",
-    ),
-    (
-        r##"{{sprig_untitle "Hello World"}}|{{sprig_untitle "ABC dEF"}}"##,
-        "untitle (goutils.Uncapitalize) is not implemented",
-    ),
-    (
         r##"{{sprig_float64 "1.5"}}|{{sprig_float64 3}}|{{sprig_float64 "x"}}|{{sprig_float64 true}}|{{sprig_float64 "1e3"}}|{{sprig_float64 0.1}}|{{sprig_float64 nil}}|{{sprig_float64 "Inf"}}|{{sprig_float64 "0x1p4"}}"##,
         "strconv.ParseFloat hex floats are not parsed (0 here)",
     ),

@@ -16,7 +16,9 @@ mod encoding;
 mod golden_test;
 mod lists;
 mod math;
+mod reflect;
 mod regex;
+mod strcase;
 mod strings;
 
 use minijinja::Value;
@@ -42,4 +44,6 @@ pub(crate) fn register(funcs: &mut FuncMap) {
     dicts::register(funcs);
     math::register(funcs);
     regex::register(funcs);
+    strcase::register(funcs);
+    reflect::register(funcs);
 }
