@@ -8,6 +8,7 @@
 //! (`fuzz/differential/sprig/`), replayed by `golden_test.rs`.
 
 mod conv;
+mod dates;
 mod defaults;
 mod dict_value;
 mod dicts;
@@ -46,4 +47,5 @@ pub(crate) fn register(funcs: &mut FuncMap) {
     regex::register(funcs);
     strcase::register(funcs);
     reflect::register(funcs);
+    dates::register(funcs);
 }
