@@ -26,34 +26,6 @@ const KNOWN: &[(&str, &str)] = &[
         "one integer type: Sprig's int64 results print their type as int",
     ),
     (
-        r##"{{sprig_semverCompare "^1.2.0" "1.2.3"}}|{{sprig_semverCompare "~1.2.0" "1.3.0"}}|{{sprig_semverCompare ">= 1.0, < 2.0" "1.5.0"}}|{{sprig_semverCompare "1.x" "2.0.0"}}|{{sprig_semverCompare ">1.0.0-alpha" "1.0.0-beta"}}|{{sprig_semverCompare "^0.2.3" "0.2.9"}}|{{sprig_semverCompare "^0.2.3" "0.3.0"}}|{{sprig_semverCompare "1.2.3 || 2.x" "2.5.0"}}|{{sprig_semverCompare "!=1.2.3" "1.2.3"}}|{{sprig_semverCompare "*" "1.0.0"}}|{{sprig_semverCompare "<=1.2" "1.2.9"}}|{{sprig_semverCompare ">1.2" "1.2.9"}}|{{sprig_semverCompare "1.2.3 - 1.4.5" "1.4.0"}}|{{sprig_semverCompare "=1.2.3" "v1.2.3"}}|{{sprig_semverCompare "^1.2.3" "1.3.0-beta"}}"##,
-        "semver and semverCompare (Masterminds/semver) are not implemented",
-    ),
-    (
-        r##"{{sprig_semverCompare "bad!" "1.0.0"}}"##,
-        "semver and semverCompare (Masterminds/semver) are not implemented",
-    ),
-    (
-        r##"{{sprig_semverCompare "^1" "x.y"}}"##,
-        "semver and semverCompare (Masterminds/semver) are not implemented",
-    ),
-    (
-        r##"{{$v := sprig_semver "1.2.3-beta.1+build.5"}}{{$v.Major}}.{{$v.Minor}}.{{$v.Patch}}|{{$v.Prerelease}}|{{$v.Metadata}}|{{$v.Original}}|{{$v}}|{{$v.String}}"##,
-        "semver and semverCompare (Masterminds/semver) are not implemented",
-    ),
-    (
-        r##"{{(sprig_semver "v2").String}}|{{(sprig_semver "1.2").Original}}|{{(sprig_semver "1.2.3").Compare (sprig_semver "1.2.4")}}|{{(sprig_semver "1.2.3").GreaterThan (sprig_semver "1.0.0")}}|{{(sprig_semver "1.2.3").LessThan (sprig_semver "1.0.0")}}|{{(sprig_semver "1.2.3").Equal (sprig_semver "v1.2.3")}}|{{(sprig_semver "1.2.3").IncMinor}}|{{(sprig_semver "1.2.3").IncMajor}}|{{(sprig_semver "1.2.3-x").IncPatch}}"##,
-        "semver and semverCompare (Masterminds/semver) are not implemented",
-    ),
-    (
-        r##"{{sprig_semver "x.y.z"}}"##,
-        "semver and semverCompare (Masterminds/semver) are not implemented",
-    ),
-    (
-        r##"{{sprig_semver "1.2.3.4"}}"##,
-        "semver and semverCompare (Masterminds/semver) are not implemented",
-    ),
-    (
         r##"{{sprig_upper 1}}"##,
         "argument conversion errors: Go reports a constant argument's node (`expected string; found 1`), this engine the call",
     ),

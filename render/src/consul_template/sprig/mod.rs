@@ -19,6 +19,7 @@ mod lists;
 mod math;
 mod reflect;
 mod regex;
+mod semver;
 mod strcase;
 mod strings;
 
@@ -48,4 +49,5 @@ pub(crate) fn register(funcs: &mut FuncMap) {
     strcase::register(funcs);
     reflect::register(funcs);
     dates::register(funcs);
+    semver::register(funcs);
 }
