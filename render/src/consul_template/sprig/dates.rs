@@ -185,7 +185,8 @@ fn duration_round(d: i64) -> String {
 /// Registers the date functions.
 pub(super) fn register(f: &mut FuncMap) {
     reg(f, "toDate", Arity::exact(2), |_, a| {
-        let t = GoTime::parse_local(arg_str(a, 0)?, arg_str(a, 1)?).unwrap_or_else(|_| GoTime::zero());
+        let t =
+            GoTime::parse_local(arg_str(a, 0)?, arg_str(a, 1)?).unwrap_or_else(|_| GoTime::zero());
         Ok(go_object(t))
     });
     reg(f, "mustToDate", Arity::exact(2), |_, a| {

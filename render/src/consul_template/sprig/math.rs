@@ -303,6 +303,8 @@ pub(super) fn register(f: &mut FuncMap) {
         if span <= 0 {
             return Err(FuncError::new("invalid argument to Intn"));
         }
-        Ok(Value::from(min + rand::Rng::gen_range(&mut rand::thread_rng(), 0..span)))
+        Ok(Value::from(
+            min + rand::Rng::gen_range(&mut rand::thread_rng(), 0..span),
+        ))
     });
 }

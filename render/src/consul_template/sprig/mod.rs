@@ -8,6 +8,7 @@
 //! (`fuzz/differential/sprig/`), replayed by `golden_test.rs`.
 
 mod conv;
+mod crypto;
 mod dates;
 mod defaults;
 mod dict_value;
@@ -17,6 +18,8 @@ mod encoding;
 mod golden_test;
 mod lists;
 mod math;
+#[cfg(test)]
+mod names_test;
 mod reflect;
 mod regex;
 mod semver;
@@ -50,4 +53,5 @@ pub(crate) fn register(funcs: &mut FuncMap) {
     reflect::register(funcs);
     dates::register(funcs);
     semver::register(funcs);
+    crypto::register(funcs);
 }

@@ -19,7 +19,9 @@ pub(super) fn register(f: &mut FuncMap) {
         Ok(go_type_name(arg_value(a, 0)?).into())
     });
     reg(f, "typeIs", Arity::exact(2), |_, a| {
-        Ok(Value::from(arg_str(a, 0)? == go_type_name(arg_value(a, 1)?)))
+        Ok(Value::from(
+            arg_str(a, 0)? == go_type_name(arg_value(a, 1)?),
+        ))
     });
     reg(f, "typeIsLike", Arity::exact(2), |_, a| {
         let (target, t) = (arg_str(a, 0)?, go_type_name(arg_value(a, 1)?));

@@ -130,7 +130,11 @@ impl Version {
 
     /// A derived version whose `Original` is its string, keeping a leading `v`.
     fn derived(mut self, from: &Version) -> Self {
-        let v = if from.original.starts_with('v') { "v" } else { "" };
+        let v = if from.original.starts_with('v') {
+            "v"
+        } else {
+            ""
+        };
         self.original = format!("{v}{}", self.string());
         self.by_value = true;
         self
@@ -151,7 +155,12 @@ impl Version {
 fn compare_prerelease(a: &str, b: &str) -> Ordering {
     let (x, y): (Vec<&str>, Vec<&str>) = (a.split('.').collect(), b.split('.').collect());
     (0..x.len().max(y.len()))
-        .map(|i| compare_part(x.get(i).copied().unwrap_or(""), y.get(i).copied().unwrap_or("")))
+        .map(|i| {
+            compare_part(
+                x.get(i).copied().unwrap_or(""),
+                y.get(i).copied().unwrap_or(""),
+            )
+        })
         .find(|o| o.is_ne())
         .unwrap_or(Ordering::Equal)
 }
@@ -206,7 +215,9 @@ impl GoObject for Version {
     }
 
     fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, FuncError>> {
-        let cmp = |f: fn(Ordering) -> bool| Some(version_arg(args, 0).map(|o| f(self.compare(&o)).into()));
+        let cmp = |f: fn(Ordering) -> bool| {
+            Some(version_arg(args, 0).map(|o| f(self.compare(&o)).into()))
+        };
         let next = |v: Version| Some(Ok(go_object(v.derived(self))));
         let bare = Version {
             pre: String::new(),
@@ -215,8 +226,13 @@ impl GoObject for Version {
         };
         let pointer_only = matches!(
             name,
-            "Original" | "Compare" | "LessThan" | "LessThanEqual" | "GreaterThan"
-                | "GreaterThanEqual" | "Equal"
+            "Original"
+                | "Compare"
+                | "LessThan"
+                | "LessThanEqual"
+                | "GreaterThan"
+                | "GreaterThanEqual"
+                | "Equal"
         );
         if self.by_value && pointer_only {
             return None;
@@ -315,8 +331,7 @@ impl Constraint {
         } else {
             g(2).to_string()
         };
-        let con =
-            Version::parse(&ver).map_err(|_| FuncError::new("constraint Parser Error"))?;
+        let con = Version::parse(&ver).map_err(|_| FuncError::new("constraint Parser Error"))?;
         Ok(Constraint {
             op: g(1).to_string(),
             con,
@@ -353,8 +368,7 @@ impl Constraint {
             ">=" | "=>" => ord.is_ge(),
             "<=" | "=<" if !self.dirty => ord.is_le(),
             "<=" | "=<" => {
-                !(v.major > c.major
-                    || v.major == c.major && v.minor > c.minor && !self.minor_dirty)
+                !(v.major > c.major || v.major == c.major && v.minor > c.minor && !self.minor_dirty)
             }
             "~" | "~>" => self.tilde(v),
             _ => self.caret(v),

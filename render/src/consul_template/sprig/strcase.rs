@@ -108,13 +108,10 @@ fn push_lower(out: &mut String, kind: Word, word: &str, conn: char) {
         out.push_str(word);
         return;
     }
-    out.extend(word.chars().map(|c| {
-        if is_connector(c) {
-            conn
-        } else {
-            lower_rune(c)
-        }
-    }));
+    out.extend(
+        word.chars()
+            .map(|c| if is_connector(c) { conn } else { lower_rune(c) }),
+    );
 }
 
 /// xstrings' `ToSnakeCase` (`conn` `_`) and `ToKebabCase` (`-`), over the words of `s`.
@@ -250,5 +247,7 @@ pub(super) fn register(f: &mut FuncMap) {
     reg(f, "camelcase", Arity::exact(1), |_, a| {
         Ok(to_camel_case(arg_str(a, 0)?).into())
     });
-    reg(f, "untitle", Arity::exact(1), |_, a| Ok(untitle(arg_str(a, 0)?).into()));
+    reg(f, "untitle", Arity::exact(1), |_, a| {
+        Ok(untitle(arg_str(a, 0)?).into())
+    });
 }
