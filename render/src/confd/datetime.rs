@@ -4,13 +4,15 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use chrono::{DateTime, Datelike, FixedOffset, Local, Timelike, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, Local, TimeZone, Timelike, Utc};
 use minijinja::Value;
 
 use crate::func::{arg_str, FuncError};
 use crate::value::{go_object, FormatVerb, GoObject};
 
-const MONTHS: [&str; 12] = [
+mod parse;
+
+pub(super) const MONTHS: [&str; 12] = [
     "January",
     "February",
     "March",
@@ -24,7 +26,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
+pub(super) const DAYS: [&str; 7] = [
     "Sunday",
     "Monday",
     "Tuesday",
@@ -40,6 +42,8 @@ pub(crate) struct GoTime {
     t: DateTime<FixedOffset>,
     /// Seconds since process start (Go's monotonic reading), when the value came from `time.Now`.
     mono: Option<f64>,
+    /// A zone without a name (Go's `FixedZone("", off)` from parsing an offset): printed `+0200`.
+    unnamed_zone: bool,
 }
 
 fn process_start() -> Instant {
@@ -55,6 +59,7 @@ impl GoTime {
         GoTime {
             t,
             mono: Some(start.elapsed().as_secs_f64()),
+            unnamed_zone: false,
         }
     }
 
@@ -63,22 +68,65 @@ impl GoTime {
         GoTime {
             t: Utc::now().fixed_offset(),
             mono: None,
+            unnamed_zone: false,
         }
     }
 
     fn zone_name(&self) -> String {
         let off = self.t.offset().local_minus_utc();
-        if off == 0 {
+        if off == 0 && !self.unnamed_zone {
             return "UTC".into();
         }
         // Go prints a numeric zone when it has no abbreviation.
         let sign = if off < 0 { '-' } else { '+' };
         let off = off.abs();
-        if off % 3600 == 0 {
+        if off % 3600 == 0 && !self.unnamed_zone {
             format!("{sign}{:02}", off / 3600)
         } else {
             format!("{sign}{:02}{:02}", off / 3600, off % 3600 / 60)
         }
+    }
+
+    /// A time without a monotonic reading, in a zone named as the local one would be.
+    pub(crate) fn from_datetime(t: DateTime<FixedOffset>) -> Self {
+        GoTime {
+            t,
+            mono: None,
+            unnamed_zone: false,
+        }
+    }
+
+    /// A time at a parsed offset: Go names its zone only when it is UTC or the local offset.
+    fn at_parsed_offset(t: DateTime<FixedOffset>, parsed: bool) -> Self {
+        let off = t.offset().local_minus_utc();
+        let local = Local
+            .from_utc_datetime(&t.naive_utc())
+            .offset()
+            .local_minus_utc();
+        GoTime {
+            t,
+            mono: None,
+            unnamed_zone: parsed && off != 0 && off != local,
+        }
+    }
+
+    /// Go's zero `time.Time` (January 1, year 1, 00:00:00 UTC).
+    pub(crate) fn zero() -> Self {
+        let t = chrono::NaiveDate::from_ymd_opt(1, 1, 1)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|n| n.and_utc().fixed_offset())
+            .unwrap_or_default();
+        GoTime::from_datetime(t)
+    }
+
+    /// The instant with its offset.
+    pub(crate) fn datetime(&self) -> DateTime<FixedOffset> {
+        self.t
+    }
+
+    /// Go's `time.ParseInLocation(layout, value, time.Local)`, with Go's error text.
+    pub(crate) fn parse_local(layout: &str, value: &str) -> Result<Self, String> {
+        parse::parse_in_local(layout, value).map(|(t, parsed)| GoTime::at_parsed_offset(t, parsed))
     }
 
     /// Seconds since the Unix epoch.
@@ -242,7 +290,7 @@ fn format_layout(gt: &GoTime, layout: &str) -> String {
 }
 
 /// Zone chunks: (length, colon, seconds, hours only, Z form).
-fn zone_chunk(r: &str) -> Option<(usize, bool, bool, bool, bool)> {
+pub(super) fn zone_chunk(r: &str) -> Option<(usize, bool, bool, bool, bool)> {
     const FORMS: [(&str, bool, bool, bool); 5] = [
         ("070000", false, true, false),
         ("07:00:00", true, true, false),
@@ -262,7 +310,7 @@ fn zone_chunk(r: &str) -> Option<(usize, bool, bool, bool, bool)> {
 }
 
 /// Fractional-second chunks `.000`/`.999` (or with `,`): (length, digits, trim zeros).
-fn frac_chunk(r: &str) -> Option<(usize, usize, bool)> {
+pub(super) fn frac_chunk(r: &str) -> Option<(usize, usize, bool)> {
     let b = r.as_bytes();
     if b.len() < 2 || !(b[0] == b'.' || b[0] == b',') || !(b[1] == b'0' || b[1] == b'9') {
         return None;
@@ -312,10 +360,12 @@ impl GoObject for GoTime {
             "UTC" => go_object(GoTime {
                 t: t.with_timezone(&Utc).fixed_offset(),
                 mono: self.mono,
+                unnamed_zone: false,
             }),
             "Local" => go_object(GoTime {
                 t: t.with_timezone(&Local).fixed_offset(),
                 mono: self.mono,
+                unnamed_zone: false,
             }),
             "AddDate" => {
                 let r = (|| -> Result<Value, FuncError> {
@@ -332,6 +382,7 @@ impl GoObject for GoTime {
                     Ok(go_object(GoTime {
                         t: shifted,
                         mono: None,
+                        unnamed_zone: self.unnamed_zone,
                     }))
                 })();
                 return Some(r);
@@ -360,11 +411,8 @@ mod tests {
             .unwrap()
             .with_ymd_and_hms(2009, 11, 10, 23, 4, 5)
             .unwrap();
-        let gt = GoTime { t, mono: None };
-        let early = GoTime {
-            t: t - chrono::TimeDelta::hours(20),
-            mono: None,
-        };
+        let gt = GoTime::from_datetime(t);
+        let early = GoTime::from_datetime(t - chrono::TimeDelta::hours(20));
         assert_eq!(early.format("15:04"), "03:04");
         assert_eq!(
             gt.format("2006-01-02T15:04:05Z07:00"),

@@ -52,6 +52,7 @@ pub(super) fn kind_name(v: &Value) -> Result<&'static str, FuncError> {
         ValueKind::String | ValueKind::Bytes => "string",
         ValueKind::Number if v.is_integer() => "int",
         ValueKind::Number => "float64",
+        _ if as_go_object(v).is_some_and(|o| o.type_name().starts_with('*')) => "ptr",
         _ if as_go_object(v).is_some() => "struct",
         ValueKind::Map => "map",
         ValueKind::Seq | ValueKind::Iterable => "slice",

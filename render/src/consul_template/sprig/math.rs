@@ -1,13 +1,13 @@
 //! Sprig's `numeric.go` and the arithmetic of `functions.go`: `add add1 sub mul div mod max
 //! biggest min maxf minf floor ceil round int int64 float64 atoi seq until untilStep toDecimal`
-//! and the decimal `addf add1f subf mulf`. Integer results are Go `int64` (printed as ints);
+//! the decimal `addf add1f subf mulf divf`, and `randInt`. Integer results are Go `int64` (printed as ints);
 //! arguments go through spf13/cast, so a non-number counts as 0.
 
 use minijinja::Value;
 
 use super::conv::{parse_int_base, strval, to_float64, to_int64};
 use super::reg;
-use crate::func::{arg_int, arg_str, arg_value, Arity, FuncError, FuncMap};
+use crate::func::{arg_int, arg_str, arg_value, Arity, FuncError, FuncMap, FuncResult};
 use crate::value::{go_list, ListKind};
 
 fn zero_div() -> FuncError {
@@ -111,13 +111,43 @@ fn align(a: (i128, i32), b: (i128, i32)) -> Option<(i128, i128, i32)> {
     Some((scale(a)?, scale(b)?, e))
 }
 
-/// Exact decimal `+ - *` of two floats, back to the nearest float (shopspring's `Float64`);
-/// plain float arithmetic when the exact form would overflow.
-fn decimal_op(op: char, x: f64, y: f64) -> f64 {
+/// shopspring's `Div`: the quotient rounded half away from zero to 16 decimal places;
+/// `None` when the exact form would overflow.
+fn decimal_div(a: (i128, i32), b: (i128, i32)) -> Option<(i128, i32)> {
+    const PLACES: i32 = 16;
+    // a / b * 10^PLACES = a.0 / b.0 * 10^(a.1 - b.1 + PLACES)
+    let k = a.1 - b.1 + PLACES;
+    let pow = |n: i32| 10i128.checked_pow(u32::try_from(n).ok()?);
+    let (num, den) = if k >= 0 {
+        (a.0.checked_mul(pow(k)?)?, b.0)
+    } else {
+        (a.0, b.0.checked_mul(pow(-k)?)?)
+    };
+    let (q, r) = (num / den, num % den);
+    let round = if r.unsigned_abs() * 2 >= den.unsigned_abs() {
+        if (num < 0) != (den < 0) {
+            -1
+        } else {
+            1
+        }
+    } else {
+        0
+    };
+    Some((q + round, -PLACES))
+}
+
+/// Exact decimal `+ - * /` of two floats, back to the nearest float (shopspring's `Float64`);
+/// plain float arithmetic when the exact form would overflow. Dividing by zero is shopspring's
+/// panic.
+fn decimal_op(op: char, x: f64, y: f64) -> Result<f64, FuncError> {
+    if op == '/' && y == 0.0 {
+        return Err(FuncError::new("decimal division by 0"));
+    }
     let exact = || -> Option<f64> {
         let (a, b) = (decimal(x)?, decimal(y)?);
         let (m, e) = match op {
             '*' => (a.0.checked_mul(b.0)?, a.1 + b.1),
+            '/' => decimal_div(a, b)?,
             _ => {
                 let (p, q, e) = align(a, b)?;
                 (
@@ -132,18 +162,19 @@ fn decimal_op(op: char, x: f64, y: f64) -> f64 {
         };
         format!("{m}e{e}").parse().ok()
     };
-    exact().unwrap_or(match op {
+    Ok(exact().unwrap_or(match op {
         '+' => x + y,
         '-' => x - y,
+        '/' => x / y,
         _ => x * y,
-    })
+    }))
 }
 
-fn fold_decimal(op: char, first: f64, rest: &[Value]) -> Value {
+fn fold_decimal(op: char, first: f64, rest: &[Value]) -> FuncResult {
     let r = rest
         .iter()
-        .fold(first, |acc, v| decimal_op(op, acc, to_float64(v)));
-    Value::from(r)
+        .try_fold(first, |acc, v| decimal_op(op, acc, to_float64(v)))?;
+    Ok(Value::from(r))
 }
 
 /// Registers the math functions.
@@ -252,19 +283,28 @@ pub(super) fn register(f: &mut FuncMap) {
         )))
     });
     reg(f, "addf", Arity::at_least(0), |_, a| {
-        Ok(fold_decimal('+', 0.0, a))
+        fold_decimal('+', 0.0, a)
     });
     reg(f, "add1f", Arity::exact(1), |_, a| {
-        Ok(fold_decimal(
-            '+',
-            to_float64(arg_value(a, 0)?),
-            &[Value::from(1)],
-        ))
+        fold_decimal('+', to_float64(arg_value(a, 0)?), &[Value::from(1)])
     });
     reg(f, "subf", Arity::at_least(1), |_, a| {
-        Ok(fold_decimal('-', to_float64(&a[0]), &a[1..]))
+        fold_decimal('-', to_float64(&a[0]), &a[1..])
     });
     reg(f, "mulf", Arity::at_least(1), |_, a| {
-        Ok(fold_decimal('*', to_float64(&a[0]), &a[1..]))
+        fold_decimal('*', to_float64(&a[0]), &a[1..])
+    });
+    reg(f, "divf", Arity::at_least(1), |_, a| {
+        fold_decimal('/', to_float64(&a[0]), &a[1..])
+    });
+    reg(f, "randInt", Arity::exact(2), |_, a| {
+        let (min, max) = (arg_int(a, 0)?, arg_int(a, 1)?);
+        let span = max.wrapping_sub(min);
+        if span <= 0 {
+            return Err(FuncError::new("invalid argument to Intn"));
+        }
+        Ok(Value::from(
+            min + rand::Rng::gen_range(&mut rand::thread_rng(), 0..span),
+        ))
     });
 }

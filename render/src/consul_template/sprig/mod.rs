@@ -8,6 +8,8 @@
 //! (`fuzz/differential/sprig/`), replayed by `golden_test.rs`.
 
 mod conv;
+mod crypto;
+mod dates;
 mod defaults;
 mod dict_value;
 mod dicts;
@@ -16,7 +18,12 @@ mod encoding;
 mod golden_test;
 mod lists;
 mod math;
+#[cfg(test)]
+mod names_test;
+mod reflect;
 mod regex;
+mod semver;
+mod strcase;
 mod strings;
 
 use minijinja::Value;
@@ -42,4 +49,9 @@ pub(crate) fn register(funcs: &mut FuncMap) {
     dicts::register(funcs);
     math::register(funcs);
     regex::register(funcs);
+    strcase::register(funcs);
+    reflect::register(funcs);
+    dates::register(funcs);
+    semver::register(funcs);
+    crypto::register(funcs);
 }

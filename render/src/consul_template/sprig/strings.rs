@@ -10,7 +10,7 @@ use crate::gostr;
 use crate::value::{go_map, string_list, MapKind};
 
 /// Go's `unicode.IsSpace`.
-fn is_space(c: char) -> bool {
+pub(super) fn is_space(c: char) -> bool {
     matches!(
         c,
         '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{85}' | '\u{a0}'
@@ -290,6 +290,11 @@ pub(super) fn register(f: &mut FuncMap) {
     });
     reg(f, "initials", Arity::exact(1), |_, a| {
         s(initials(arg_str(a, 0)?))
+    });
+    reg(f, "shuffle", Arity::exact(1), |_, a| {
+        let mut runes: Vec<char> = arg_str(a, 0)?.chars().collect();
+        rand::seq::SliceRandom::shuffle(runes.as_mut_slice(), &mut rand::thread_rng());
+        s(runes.into_iter().collect())
     });
     reg(f, "swapcase", Arity::exact(1), |_, a| {
         s(swapcase(arg_str(a, 0)?))
