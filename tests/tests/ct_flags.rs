@@ -224,7 +224,7 @@ fn exhausted_retries_exit_non_zero() {
 }
 
 #[test]
-fn vault_and_dedup_flags_are_refused_by_name() {
+fn vault_flags_are_refused_by_name() {
     for (flag, want) in [
         (
             "-vault-addr=https://vault:8200",
@@ -234,7 +234,6 @@ fn vault_and_dedup_flags_are_refused_by_name() {
             "-vault-renew-token=false",
             "-vault-renew-token: Vault is not supported",
         ),
-        ("-dedup", "-dedup: de-duplication mode is not implemented"),
     ] {
         let o = run(&[flag, "-template", "a:b"]);
         assert_eq!(o.status.code(), Some(2), "{flag}");
