@@ -244,7 +244,22 @@ impl Http {
         body: Option<Bytes>,
         blocking_wait: Option<Duration>,
     ) -> Result<Response> {
-        let Some(max) = self.stale.filter(|_| method == Method::GET) else {
+        self.send_with_stale(method, path, query, body, blocking_wait, self.stale)
+            .await
+    }
+
+    /// [`send`](Self::send) with its own `max_stale` instead of the configured one (`None`:
+    /// consistent reads).
+    pub(crate) async fn send_with_stale(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Bytes>,
+        blocking_wait: Option<Duration>,
+        stale: Option<Duration>,
+    ) -> Result<Response> {
+        let Some(max) = stale.filter(|d| !d.is_zero() && method == Method::GET) else {
             return self
                 .send_once(method, path, query, body, blocking_wait, false)
                 .await;

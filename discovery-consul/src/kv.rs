@@ -108,7 +108,7 @@ impl ConsulBackend {
     }
 
     /// The Consul key of `key`.
-    fn consul_key(&self, key: &Key) -> String {
+    pub(crate) fn consul_key(&self, key: &Key) -> String {
         format!("{}{}", self.kv_root(), key.as_str().trim_start_matches('/'))
     }
 
@@ -155,22 +155,44 @@ impl ConsulBackend {
     }
 
     async fn get_entry(&self, key: &Key) -> Result<Option<(KvPair, Option<String>)>> {
+        let (_, entry) = self.get_entry_at(key, &[], None, None).await?;
+        Ok(entry)
+    }
+
+    /// One key (`X-Consul-Index` and the pair with its session), with `query` added (a
+    /// blocking query waits `wait`), stale reads as `stale` says.
+    pub(crate) async fn get_entry_at(
+        &self,
+        key: &Key,
+        query: &[(&str, String)],
+        wait: Option<Duration>,
+        stale: Option<Option<Duration>>,
+    ) -> Result<(u64, Option<(KvPair, Option<String>)>)> {
         let path = format!("kv/{}", encode(&self.consul_key(key), true));
-        let resp = self
-            .http()
-            .send(Method::GET, &path, &[], None, None)
-            .await?;
+        let resp = match stale {
+            Some(stale) => {
+                self.http()
+                    .send_with_stale(Method::GET, &path, query, None, wait, stale)
+                    .await?
+            }
+            None => {
+                self.http()
+                    .send(Method::GET, &path, query, None, wait)
+                    .await?
+            }
+        };
+        let index = resp.index.unwrap_or(0);
         if resp.status == 404 {
-            return Ok(None);
+            return Ok((index, None));
         }
         let entries: Vec<Entry> = resp.ok(key.as_str())?.json(key.as_str())?;
         for e in entries {
             let (k, pair, session) = self.decode_entry(e)?;
             if &k == key {
-                return Ok(Some((pair, session)));
+                return Ok((index, Some((pair, session))));
             }
         }
-        Ok(None)
+        Ok((index, None))
     }
 
     /// Runs a KV transaction: `Ok(Ok(index))` with the `ModifyIndex` of its last result, or
@@ -198,13 +220,26 @@ impl ConsulBackend {
             })
     }
 
+    /// A session for a key TTL: `Behavior=delete`, never renewed.
     async fn create_session(&self, ttl: Duration) -> Result<String> {
+        self.create_session_named("discovery key ttl", ttl, Duration::ZERO)
+            .await
+    }
+
+    /// Creates a `Behavior=delete` session named `name`; `ttl` is clamped to Consul's range
+    /// (10 s to 24 h).
+    pub(crate) async fn create_session_named(
+        &self,
+        name: &str,
+        ttl: Duration,
+        lock_delay: Duration,
+    ) -> Result<String> {
         let ttl = ttl.max(MIN_SESSION_TTL).min(Duration::from_secs(86_400));
         let body = json!({
-            "Name": "discovery key ttl",
+            "Name": name,
             "TTL": format!("{}s", ttl.as_secs()),
             "Behavior": "delete",
-            "LockDelay": "0s",
+            "LockDelay": format!("{}ms", lock_delay.as_millis()),
         });
         let resp = self
             .http()

@@ -10,6 +10,9 @@
 //!   service however many consumers watch it.
 //! - [`KvView`](discovery_core::KvView) / [`KvStore`](discovery_core::KvStore) over Consul KV
 //!   (`/a/b` is Consul's `a/b`), with recursive blocking queries for watches.
+//! - Sessions and key locks ([`ConsulBackend::create_lock_session`],
+//!   [`ConsulBackend::acquire_key`], [`ConsulBackend::read_key`]): consul-template's
+//!   de-duplication mode.
 //! - [`ConsulBackend::services`] / [`ConsulBackend::watch_services`]: the catalog's service list.
 //! - [`ConsulBackend::api_get`] / [`ConsulBackend::watch_api`]: any other endpoint
 //!   ([`ApiRead`](discovery_core::ApiRead)) as JSON, for consul-template's `node`, `nodes`,
@@ -47,6 +50,7 @@ mod hub;
 mod kv;
 mod ratelimit;
 mod registry;
+mod session;
 mod watch;
 
 use std::fmt;
@@ -57,6 +61,7 @@ use discovery_core::{Result, ServiceInstance, ServiceName};
 pub use api::{ApiAnswer, POLL_INTERVAL};
 pub use catalog::CatalogServices;
 pub use config::{BasicAuth, ConsulConfig, RetryConfig, TlsConfig, TransportConfig};
+pub use session::HeldKey;
 
 use crate::http::Http;
 use crate::hub::Hub;

@@ -12,4 +12,5 @@ pub mod bins;
 pub mod consul;
 pub mod etcd;
 pub mod image;
+pub mod proxy;
 pub mod util;

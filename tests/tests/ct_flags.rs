@@ -4,14 +4,14 @@
 //! `-consul-retry-attempts` (giving up exits non-zero) and the refused Vault flags.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use discovery_tests::bins::{bin, ChildGuard};
 use discovery_tests::consul::ConsulServer;
+use discovery_tests::proxy::{recorded_requests as requests, recording_proxy};
 use discovery_tests::util::free_port;
 
 /// Hang guard of one run.
@@ -75,52 +75,6 @@ fn put_key(addr: &str, key: &str, value: &str, token: Option<&str>) {
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     assert!(resp.starts_with("HTTP/1.1 200"), "PUT {key}: {resp}");
-}
-
-/// A TCP proxy in front of `upstream` that records every byte clients send.
-fn recording_proxy(upstream: String) -> (String, Arc<Mutex<Vec<u8>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    std::thread::spawn(move || {
-        for client in listener.incoming().flatten() {
-            let Ok(server) = TcpStream::connect(&upstream) else {
-                continue;
-            };
-            let (mut c_read, mut s_write) =
-                (client.try_clone().unwrap(), server.try_clone().unwrap());
-            let (mut s_read, mut c_write) = (server, client);
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 8192];
-                while let Ok(n) = c_read.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    log.lock().unwrap().extend_from_slice(&buf[..n]);
-                    if s_write.write_all(&buf[..n]).is_err() {
-                        break;
-                    }
-                }
-                let _ = s_write.shutdown(std::net::Shutdown::Write);
-            });
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut s_read, &mut c_write);
-                let _ = c_write.shutdown(std::net::Shutdown::Write);
-            });
-        }
-    });
-    (addr, seen)
-}
-
-/// The request heads recorded (each from its request line to the blank line), lowercased.
-fn requests(seen: &Mutex<Vec<u8>>) -> Vec<String> {
-    let text = String::from_utf8_lossy(&seen.lock().unwrap()).to_ascii_lowercase();
-    text.split("\r\n\r\n")
-        .filter(|h| h.contains(" /v1/"))
-        .map(|h| h[h.find("get ").or(h.find("put ")).unwrap_or(0)..].to_owned())
-        .collect()
 }
 
 fn template(dir: &Path, name: &str, body: &str) -> String {
@@ -270,7 +224,7 @@ fn exhausted_retries_exit_non_zero() {
 }
 
 #[test]
-fn vault_and_dedup_flags_are_refused_by_name() {
+fn vault_flags_are_refused_by_name() {
     for (flag, want) in [
         (
             "-vault-addr=https://vault:8200",
@@ -280,7 +234,6 @@ fn vault_and_dedup_flags_are_refused_by_name() {
             "-vault-renew-token=false",
             "-vault-renew-token: Vault is not supported",
         ),
-        ("-dedup", "-dedup: de-duplication mode is not implemented"),
     ] {
         let o = run(&[flag, "-template", "a:b"]);
         assert_eq!(o.status.code(), Some(2), "{flag}");

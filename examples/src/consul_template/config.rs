@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use discovery_core::Error;
 use discovery_render::consul_template::{
-    ConsulFile, ExecSpec, FileConfig, LogFileConfig, Signal, SyslogConfig,
+    ConsulFile, DedupOptions, ExecSpec, FileConfig, LogFileConfig, Signal, SyslogConfig,
 };
 
 use crate::goflags::{FlagError, FlagSet, Kind};
@@ -55,6 +55,8 @@ pub struct CtConfig {
     pub reload_signal: Signal,
     /// `-pid-file` / `pid_file`.
     pub pid_file: Option<std::path::PathBuf>,
+    /// `-dedup` / `deduplicate {}`: de-duplication mode, when on.
+    pub dedup: Option<DedupOptions>,
     /// Ours: `-metrics-addr` and `-systemd-notify`.
     pub ops: crate::ops::OpsFlags,
 }
@@ -79,6 +81,7 @@ impl std::fmt::Debug for CtConfig {
             .field("kill_signal", &self.kill_signal)
             .field("reload_signal", &self.reload_signal)
             .field("pid_file", &self.pid_file)
+            .field("dedup", &self.dedup)
             .field("ops", &self.ops)
             .finish()
     }
@@ -132,6 +135,12 @@ fn flags() -> FlagSet {
         "how stale a read may be (default 2s; 0: leader only)",
     )
     .define("parse-only", Kind::Bool, "parse the templates, then exit")
+    .define(
+        "dedup",
+        Kind::Bool,
+        "de-duplication mode: one process per template watches Consul, the others render \
+         the data it stores in Consul KV",
+    )
     .define(
         "template-error-fatal",
         Kind::Bool,
@@ -242,6 +251,7 @@ impl CtConfig {
             kill_signal: Signal::SIGINT,
             reload_signal: Signal::SIGHUP,
             pid_file: None,
+            dedup: None,
             ops: crate::ops::read(&f)?,
         };
         let mut file = FileConfig::default();
@@ -316,6 +326,11 @@ impl CtConfig {
             .or(file.reload_signal)
             .unwrap_or(Signal::SIGHUP);
         cfg.pid_file = process.pid_file.or(file.pid_file);
+        let mut dedup = file.deduplicate;
+        if let Some(b) = f.bool("dedup") {
+            dedup.enabled = Some(b);
+        }
+        cfg.dedup = dedup.finish();
         if cfg.templates.is_empty() {
             return Err(bad(format!(
                 "no templates given (-template or -config)\n{}",
@@ -576,6 +591,43 @@ template {
         assert_eq!(cfg.kill_signal, Signal::SIGINT);
     }
 
+    #[test]
+    fn dedup_flag_and_stanza_merge_cli_last() {
+        // Off by default; `-dedup` alone gives upstream's defaults.
+        assert_eq!(
+            CtConfig::from_args(args(&["-template", "a:b"]))
+                .unwrap()
+                .dedup,
+            None
+        );
+        let on = CtConfig::from_args(args(&["-dedup", "-template", "a:b"]))
+            .unwrap()
+            .dedup
+            .expect("-dedup turns it on");
+        assert_eq!(on, DedupOptions::default());
+        assert_eq!(on.prefix, "consul-template/dedup/");
+        assert_eq!(on.ttl, Duration::from_secs(15));
+        // The stanza's keys apply; setting one turns the mode on, as upstream.
+        let stanza = format!(
+            "{ONE}deduplicate {{\n  prefix = \"fleet/\"\n  TTL = \"30s\"\n  \
+             block_query_wait = \"5s\"\n}}\n"
+        );
+        let d = with_file(&stanza, &[])
+            .unwrap()
+            .dedup
+            .expect("keys set turn it on");
+        assert_eq!(d.prefix, "fleet/");
+        assert_eq!(d.ttl, Duration::from_secs(30));
+        assert_eq!(d.block_query_wait, Duration::from_secs(5));
+        assert_eq!(d.max_stale, Duration::from_secs(2));
+        // The command line beats the file both ways.
+        assert_eq!(with_file(&stanza, &["-dedup=false"]).unwrap().dedup, None);
+        let off = format!("{ONE}deduplicate {{\n  enabled = false\n  prefix = \"p/\"\n}}\n");
+        assert_eq!(with_file(&off, &[]).unwrap().dedup, None);
+        let d = with_file(&off, &["-dedup"]).unwrap().dedup.unwrap();
+        assert_eq!(d.prefix, "p/");
+    }
+
     fn with_file(hcl: &str, extra: &[&str]) -> Result<CtConfig, FlagError> {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("ct.hcl");
@@ -679,19 +731,13 @@ template {
             e,
             "-vault-addr: Vault is not supported by this consul-template"
         );
-        let e = CtConfig::from_args(args(&["-dedup", "-template", "a:b"]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("-dedup: de-duplication mode is not implemented"),
-            "{e}"
-        );
         assert!(with_file(&format!("{ONE}vault {{}}\nnomad {{}}\n"), &[]).is_ok());
         assert!(with_file(&format!("{ONE}vault {{\n  renew_token = false\n}}\n"), &[]).is_ok());
         for (hcl, want) in [
             ("vault {\n  address = \"https://v\"\n}\n", "vault { address }: Vault is not supported"),
             ("nomad {\n  address = \"n\"\n}\n", "Nomad is not supported"),
-            ("deduplicate {\n  enabled = true\n}\n", "de-duplication mode is not implemented"),
+            ("deduplicate {\n  ttl = \"soon\"\n}\n", "deduplicate.ttl: invalid duration"),
+            ("deduplicate = true\n", "deduplicate: expected a block"),
             ("bogus = 1\n", "invalid key \"bogus\""),
             ("consul {\n  adress = \"x\"\n}\n", "consul: invalid key \"adress\""),
             ("exec {\n  comand = \"x\"\n}\n", "exec: invalid key \"comand\""),

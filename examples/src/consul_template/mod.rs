@@ -146,6 +146,7 @@ fn options(cfg: &CtConfig) -> CtOptions {
         .wait(cfg.wait)
         .exec(cfg.exec.clone())
         .pid_file(cfg.pid_file.clone())
+        .dedup(cfg.dedup.clone())
 }
 
 /// Runs the configured mode to completion. The kill signal (`-kill-signal`, default SIGINT)

@@ -1,6 +1,6 @@
 //! The flags of features this consul-template does not have: every `-vault-*` flag (Vault
-//! cannot run here) and `-dedup` (de-duplication mode is not implemented). They are defined, so
-//! the error names the feature instead of Go's "flag provided but not defined".
+//! cannot run here). They are defined, so the error names the feature instead of Go's "flag
+//! provided but not defined".
 
 use crate::goflags::{FlagError, FlagSet, Kind};
 
@@ -37,24 +37,14 @@ pub(super) fn define(f: &mut FlagSet) {
     for (name, kind) in VAULT {
         f.define(name, kind, "Vault is not supported by this consul-template");
     }
-    f.define(
-        "dedup",
-        Kind::Bool,
-        "de-duplication mode (not implemented by this consul-template)",
-    );
 }
 
-/// An error naming the first of these flags given (`-dedup=false`, the default, is fine).
+/// An error naming the first of these flags given.
 pub(super) fn check(f: &FlagSet) -> Result<(), FlagError> {
     if let Some((name, _)) = VAULT.iter().find(|(n, _)| f.is_set(n)) {
         return Err(FlagError::Bad(format!(
             "-{name}: Vault is not supported by this consul-template"
         )));
-    }
-    if f.bool("dedup") == Some(true) {
-        return Err(FlagError::Bad(
-            "-dedup: de-duplication mode is not implemented by this consul-template".into(),
-        ));
     }
     Ok(())
 }
@@ -71,7 +61,7 @@ mod tests {
     }
 
     #[test]
-    fn vault_and_dedup_flags_name_the_feature() {
+    fn vault_flags_name_the_feature() {
         for (name, kind) in VAULT {
             let arg = match kind {
                 Kind::Bool => format!("-{name}"),
@@ -83,10 +73,5 @@ mod tests {
                 format!("-{name}: Vault is not supported by this consul-template")
             );
         }
-        assert_eq!(
-            run(&["-dedup"]).unwrap_err().to_string(),
-            "-dedup: de-duplication mode is not implemented by this consul-template"
-        );
-        assert_eq!(run(&["-dedup=false"]), Ok(()));
     }
 }

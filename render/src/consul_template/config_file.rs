@@ -1,8 +1,8 @@
 //! consul-template's `-config` files: HCL or JSON, files or directories (lexical order), merged
 //! into a [`FileConfig`] (right-most wins; templates accumulate). The spellings consul-template
 //! 0.18 still accepted (top-level `token`, `retry`, `auth`, `ssl`) are moved under `consul {}`
-//! with a warning. `vault {}`, `nomad {}` and `deduplicate {}` are refused unless they only set
-//! empty or default values (this consul-template has neither Vault, Nomad nor de-duplication);
+//! with a warning. `vault {}` and `nomad {}` are refused unless they only set empty or default
+//! values (this consul-template has neither Vault nor Nomad);
 //! a key consul-template does not know is an error naming it (as its decoder's `ErrorUnused`).
 
 use std::path::{Path, PathBuf};
@@ -12,6 +12,7 @@ use discovery_core::{Error, Result};
 use serde_json::{Map, Value};
 
 use super::config_consul::ConsulFile;
+use super::dedup_config::DedupConfig;
 use super::exec::{signal_of, ExecConfig, ExecEnv};
 use super::signal::Signal;
 use super::spec::TemplateSpec;
@@ -68,6 +69,8 @@ pub struct FileConfig {
     pub reload_signal: Option<Signal>,
     /// `pid_file`.
     pub pid_file: Option<PathBuf>,
+    /// `deduplicate {}`, merged across files.
+    pub deduplicate: DedupConfig,
     /// One warning per deprecated spelling merged (`ct.hcl: top-level token is deprecated; use
     /// consul { token = "…" }`), for the caller to log.
     pub deprecations: Vec<String>,
@@ -93,6 +96,7 @@ impl std::fmt::Debug for FileConfig {
             .field("kill_signal", &self.kill_signal)
             .field("reload_signal", &self.reload_signal)
             .field("pid_file", &self.pid_file)
+            .field("deduplicate", &self.deduplicate)
             .field("deprecations", &self.deprecations)
             .finish()
     }
@@ -173,6 +177,15 @@ impl FileConfig {
         }
         if let Some(p) = str_field(obj, "pid_file")? {
             self.pid_file = (!p.is_empty()).then(|| PathBuf::from(p));
+        }
+        if obj
+            .get("deduplicate")
+            .is_some_and(|v| !v.is_object() && !v.is_array())
+        {
+            return Err("deduplicate: expected a block".into());
+        }
+        for d in blocks(obj.get("deduplicate")) {
+            self.deduplicate.merge(DedupConfig::from_stanza(d)?);
         }
         Ok(())
     }

@@ -1,18 +1,14 @@
-//! The stanzas of features this consul-template does not have: `vault {}`, `nomad {}` (neither
-//! can run here) and `deduplicate {}` (not implemented). A stanza that only sets empty or
+//! The stanzas of features this consul-template does not have: `vault {}` and `nomad {}`
+//! (neither can run here). A stanza that only sets empty or
 //! default values (`vault { address = "" }`, `vault { renew_token = false }`, `vault {}`) loads;
 //! any other value is an error naming the stanza, the key and the feature, never ignored.
 
 use serde_json::{Map, Value};
 
 /// The stanzas refused, and what the error says is missing.
-const STANZAS: [(&str, &str); 3] = [
+const STANZAS: [(&str, &str); 2] = [
     ("vault", "Vault is not supported by this consul-template"),
     ("nomad", "Nomad is not supported by this consul-template"),
-    (
-        "deduplicate",
-        "de-duplication mode is not implemented by this consul-template",
-    ),
 ];
 
 /// Keys whose consul-template default is `true` (so setting them to `true` changes nothing).
@@ -92,7 +88,6 @@ mod tests {
             "vault {\n  renew_token = false\n}",
             "vault {\n  renew_token = true\n  ssl {\n    verify = true\n  }\n}",
             "nomad {\n  address = \"\"\n}",
-            "deduplicate {\n  enabled = false\n}",
         ] {
             assert_eq!(check(ok), Ok(()), "{ok}");
         }
@@ -109,8 +104,6 @@ mod tests {
         assert!(e.starts_with("vault { ssl.ca_cert }"), "{e}");
         let e = check("nomad {\n  namespace = \"x\"\n}").unwrap_err();
         assert!(e.contains("Nomad is not supported"), "{e}");
-        let e = check("deduplicate {\n  enabled = true\n}").unwrap_err();
-        assert!(e.contains("de-duplication mode is not implemented"), "{e}");
         let e = check("vault {\n  renew = true\n}").unwrap_err();
         assert!(e.contains("vault { renew }"), "{e}");
     }

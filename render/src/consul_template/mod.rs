@@ -19,6 +19,11 @@ mod config_unsupported;
 mod connect;
 mod connect_ca;
 mod data;
+#[cfg(feature = "consul")]
+mod dedup;
+mod dedup_config;
+#[cfg(feature = "consul")]
+mod dedup_data;
 mod encode;
 #[cfg(feature = "consul")]
 mod exec;
@@ -65,6 +70,10 @@ pub use child::{Child, ChildExit};
 pub use config_consul::{AuthFile, ConsulFile, RetryFile, SslFile, TransportFile};
 #[cfg(feature = "consul")]
 pub use config_file::{FileConfig, LogFileConfig, SyslogConfig};
+pub use dedup_config::{
+    DedupConfig, DedupOptions, DEFAULT_DEDUP_BLOCK_QUERY_WAIT, DEFAULT_DEDUP_MAX_STALE,
+    DEFAULT_DEDUP_PREFIX, DEFAULT_DEDUP_TTL,
+};
 #[cfg(feature = "consul")]
 pub use exec::{
     ExecConfig, ExecEnv, ExecSpec, DEFAULT_EXEC_KILL_SIGNAL, DEFAULT_EXEC_KILL_TIMEOUT,

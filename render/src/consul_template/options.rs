@@ -6,6 +6,7 @@ use discovery_core::health::HealthRegistry;
 
 use crate::quiesce::Wait;
 
+use super::dedup_config::DedupOptions;
 use super::exec::ExecSpec;
 use super::spec::TemplateSpec;
 
@@ -50,6 +51,8 @@ pub struct CtOptions {
     pub exec: Option<ExecSpec>,
     /// `pid_file`: where the runner writes the process id when it starts (removed at its end).
     pub pid_file: Option<PathBuf>,
+    /// De-duplication mode (`-dedup`, `deduplicate {}`): `None`, off.
+    pub dedup: Option<DedupOptions>,
     /// Where the runner reports each subscription (`consul <what>`: failing while it cannot
     /// reach Consul) and each template (`template <name>`: ready once rendered). A reload keeps
     /// the registry the runner started with.
@@ -66,6 +69,7 @@ impl CtOptions {
             wait: None,
             exec: None,
             pid_file: None,
+            dedup: None,
             health: HealthRegistry::new(),
         }
     }
@@ -91,6 +95,12 @@ impl CtOptions {
     /// Sets `pid_file`.
     pub fn pid_file(mut self, path: Option<PathBuf>) -> Self {
         self.pid_file = path;
+        self
+    }
+
+    /// Sets de-duplication mode (`None`: off).
+    pub fn dedup(mut self, dedup: Option<DedupOptions>) -> Self {
+        self.dedup = dedup;
         self
     }
 

@@ -11,6 +11,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::{sleep_until, Instant};
 
 use super::child::ChildExit;
+use super::dedup::{Change, Dedup};
+use super::dedup_data::Shared;
 use super::options::CtOptions;
 use super::signal::Signal;
 use super::store::Store;
@@ -67,6 +69,34 @@ async fn run_commands(templates: &[Tmpl], changed: &BTreeSet<usize>) -> Result<(
     Ok(())
 }
 
+/// Renders template `i` from where it reads: the data its leader stored when it is a
+/// de-duplication follower (no subscription), else the store.
+fn evaluate(t: &mut Tmpl, i: usize, store: &mut Store, dedup: &Option<Dedup>) -> Outcome {
+    match dedup.as_ref().filter(|d| d.is_follower(i)) {
+        Some(d) => {
+            let mut shared = d.shared(i).cloned().unwrap_or_default();
+            t.watches.clear();
+            t.evaluate(&mut shared)
+        }
+        None => t.evaluate(store),
+    }
+}
+
+/// As de-duplication leader of template `i`, stores the data it just rendered from.
+async fn publish(t: &Tmpl, i: usize, store: &Store, dedup: &mut Option<Dedup>) {
+    if let Some(d) = dedup.as_mut().filter(|d| !d.is_follower(i)) {
+        d.publish(i, &Shared::capture(store.data(), &t.used)).await;
+    }
+}
+
+/// The next de-duplication change; never, without de-duplication.
+async fn dedup_next(dedup: &mut Option<Dedup>) -> (usize, Change) {
+    match dedup {
+        Some(d) => d.next().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn refuse_reload(reply: oneshot::Sender<Result<()>>) {
     let _ = reply.send(Err(Error::invalid_config(
         "reload",
@@ -81,15 +111,19 @@ fn refuse_reload(reply: oneshot::Sender<Result<()>>) {
 pub(crate) async fn once(
     templates: &mut [Tmpl],
     store: &mut Store,
+    dedup: &mut Option<Dedup>,
     dry: bool,
     ctl: &mut mpsc::UnboundedReceiver<Control>,
     sup: &mut Supervisor,
 ) -> Result<Option<ChildExit>> {
     loop {
         let mut outputs = Vec::with_capacity(templates.len());
-        for t in templates.iter_mut() {
-            match t.evaluate(store) {
-                Outcome::Ready(out) => outputs.push(out),
+        for (i, t) in templates.iter_mut().enumerate() {
+            match evaluate(t, i, store, dedup) {
+                Outcome::Ready(out) => {
+                    publish(t, i, store, dedup).await;
+                    outputs.push(out)
+                }
                 Outcome::Waiting => {}
                 Outcome::Failed(e) => return Err(e),
             }
@@ -110,6 +144,7 @@ pub(crate) async fn once(
         }
         tokio::select! {
             r = store.next() => { r?; }
+            _ = dedup_next(dedup) => {}
             c = ctl.recv() => match c {
                 Some(Control::Reload(_, reply)) => refuse_reload(reply),
                 Some(Control::Signal(sig)) => sup.forward(sig).await?,
@@ -151,6 +186,7 @@ async fn once_child(
 pub(crate) async fn watch(
     templates: &mut [Tmpl],
     store: &mut Store,
+    dedup: &mut Option<Dedup>,
     dry: bool,
     ctl: &mut mpsc::UnboundedReceiver<Control>,
     sup: &mut Supervisor,
@@ -174,12 +210,28 @@ pub(crate) async fn watch(
                 // Without a wait the render is due now: do it here rather than through a
                 // timer, whose millisecond ticks would add up to 1 ms to every change.
                 if templates.iter().any(|t| t.quiet.due().is_some_and(|d| d <= now)) {
-                    let changed = render_due(templates, store, dry).await?;
+                    let changed = render_due(templates, store, dedup, dry).await?;
+                    sup.after_render(all_rendered(templates), changed).await?;
+                }
+            }
+            (i, change) = dedup_next(dedup) => {
+                let now = Instant::now();
+                if let Some(t) = templates.get_mut(i) {
+                    // A new role renders at once (from the other source); new shared data
+                    // after the template's quiescence, as any change.
+                    let wait = match change {
+                        Change::Role => None,
+                        Change::Data => t.wait,
+                    };
+                    t.quiet.kick(now, wait);
+                }
+                if templates.iter().any(|t| t.quiet.due().is_some_and(|d| d <= now)) {
+                    let changed = render_due(templates, store, dedup, dry).await?;
                     sup.after_render(all_rendered(templates), changed).await?;
                 }
             }
             _ = sleep_until(fire.unwrap_or_else(Instant::now)), if fire.is_some() => {
-                let changed = render_due(templates, store, dry).await?;
+                let changed = render_due(templates, store, dedup, dry).await?;
                 sup.after_render(all_rendered(templates), changed).await?;
             }
             exit = sup.wait() => return Ok(Stop::ChildExited(exit?)),
@@ -194,15 +246,21 @@ pub(crate) async fn watch(
 
 /// Renders the templates that are due, writes the complete ones, then runs their commands;
 /// returns whether a destination changed.
-async fn render_due(templates: &mut [Tmpl], store: &mut Store, dry: bool) -> Result<bool> {
+async fn render_due(
+    templates: &mut [Tmpl],
+    store: &mut Store,
+    dedup: &mut Option<Dedup>,
+    dry: bool,
+) -> Result<bool> {
     let now = Instant::now();
     let mut changed = BTreeSet::new();
     for (i, t) in templates.iter_mut().enumerate() {
         if !t.quiet.take_due(now) {
             continue;
         }
-        match t.evaluate(store) {
+        match evaluate(t, i, store, dedup) {
             Outcome::Ready(out) => {
+                publish(t, i, store, dedup).await;
                 if t.commit(&out, dry, store.health()).await? {
                     changed.insert(i);
                 }

@@ -7,6 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use super::child::ChildExit;
+use super::dedup::Dedup;
 use super::options::{CtOptions, Mode};
 use super::run::{self, Control, Stop};
 use super::signal::Signal;
@@ -146,11 +147,46 @@ impl CtRunner {
         let mut store = Store::new(backend.clone(), options.health.clone());
         if options.mode == Mode::Once {
             run::preflight(&backend).await?;
-            let exit = run::once(&mut templates, &mut store, options.dry, ctl, sup).await?;
-            return Ok(exit.map_or(Finished::Done, Finished::ChildExited));
+            let mut dedup = start_dedup(&options, &backend, &templates)?;
+            let exit = run::once(
+                &mut templates,
+                &mut store,
+                &mut dedup,
+                options.dry,
+                ctl,
+                sup,
+            )
+            .await;
+            stop_dedup(dedup).await;
+            return Ok(exit?.map_or(Finished::Done, Finished::ChildExited));
         }
+        let mut dedup = start_dedup(&options, &backend, &templates)?;
+        let result = Self::watch(
+            &mut options,
+            &backend,
+            &mut templates,
+            &mut store,
+            &mut dedup,
+            ctl,
+            sup,
+        )
+        .await;
+        stop_dedup(dedup).await;
+        result
+    }
+
+    /// Watch mode until shutdown, the child's exit or an error, reloading as asked.
+    async fn watch(
+        options: &mut CtOptions,
+        backend: &ConsulBackend,
+        templates: &mut Vec<Tmpl>,
+        store: &mut Store,
+        dedup: &mut Option<Dedup>,
+        ctl: &mut mpsc::UnboundedReceiver<Control>,
+        sup: &mut Supervisor,
+    ) -> Result<Finished> {
         loop {
-            match run::watch(&mut templates, &mut store, options.dry, ctl, sup).await? {
+            match run::watch(templates, store, dedup, options.dry, ctl, sup).await? {
                 Stop::Shutdown => return Ok(Finished::Done),
                 Stop::ChildExited(exit) => {
                     tracing::info!("{exit}");
@@ -160,17 +196,19 @@ impl CtRunner {
                     let loaded = load_all(&new);
                     let answer = match loaded {
                         Ok(t) => {
-                            templates = t;
-                            options = CtOptions {
+                            *templates = t;
+                            *options = CtOptions {
                                 mode: options.mode,
                                 health: options.health.clone(),
                                 ..*new
                             };
-                            for t in &templates {
+                            for t in templates.iter() {
                                 options.health.expect("template", &t.spec.name());
                             }
                             sup.replace(options.exec.clone()).await;
-                            Ok(())
+                            // The templates (and so their locks) changed: elect anew.
+                            stop_dedup(dedup.take()).await;
+                            start_dedup(options, backend, templates).map(|d| *dedup = d)
                         }
                         Err(e) => Err(e),
                     };
@@ -181,6 +219,25 @@ impl CtRunner {
                 }
             }
         }
+    }
+}
+
+/// Starts de-duplication when `options` ask for it.
+fn start_dedup(
+    options: &CtOptions,
+    backend: &ConsulBackend,
+    templates: &[Tmpl],
+) -> Result<Option<Dedup>> {
+    options
+        .dedup
+        .as_ref()
+        .map(|d| Dedup::start(backend, d, templates))
+        .transpose()
+}
+
+async fn stop_dedup(dedup: Option<Dedup>) {
+    if let Some(d) = dedup {
+        d.stop().await;
     }
 }
 

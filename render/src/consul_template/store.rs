@@ -86,6 +86,34 @@ pub fn describe(dep: &Dependency) -> String {
     }
 }
 
+/// Where a template's render reads its data: the [`Store`] (subscribing to what it reads), or,
+/// for a de-duplication follower, the data its leader stored.
+pub(crate) trait Source {
+    /// The data to render from.
+    fn data(&self) -> &RenderData;
+    /// Makes sure `deps` will be served (subscribes where needed).
+    fn ensure(&mut self, deps: &BTreeSet<Dependency>);
+    /// The subscription serving `dep`, if any (a change to it re-renders the template).
+    fn watch_of(&self, dep: &Dependency) -> Option<Watch>;
+    /// Whether `dep`'s data is there to render from.
+    fn arrived(&self, dep: &Dependency) -> bool;
+}
+
+impl Source for Store {
+    fn data(&self) -> &RenderData {
+        Store::data(self)
+    }
+    fn ensure(&mut self, deps: &BTreeSet<Dependency>) {
+        Store::ensure(self, deps);
+    }
+    fn watch_of(&self, dep: &Dependency) -> Option<Watch> {
+        Store::watch_of(self, dep)
+    }
+    fn arrived(&self, dep: &Dependency) -> bool {
+        Store::arrived(self, dep)
+    }
+}
+
 enum Msg {
     Service(ServiceName, WatchEvent),
     Kv(Key, KvEvent),

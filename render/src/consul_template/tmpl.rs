@@ -8,7 +8,7 @@ use std::path::Path;
 use discovery_core::{Dependency, Error, Result};
 
 use super::spec::TemplateSpec;
-use super::store::{describe, Store, Watch};
+use super::store::{describe, Source, Watch};
 use super::ConsulTemplate;
 use crate::quiesce::{Quiescence, Wait};
 use crate::sync::{sync_file, FileTarget, SyncMode, SyncOutcome};
@@ -26,6 +26,11 @@ pub struct Tmpl {
     pub quiet: Quiescence,
     /// The subscriptions its last render read.
     pub watches: BTreeSet<Watch>,
+    /// The dependencies its last render read.
+    pub used: BTreeSet<Dependency>,
+    /// Upstream's template id: the hex SHA-256 of source path, contents and destination (each
+    /// followed by a NUL but the last), which keys its de-duplication lock.
+    pub id: String,
     /// What it waited for last time (logged when it changes).
     waiting_for: BTreeSet<Dependency>,
     /// Whether it rendered (had all its data, written or already up to date) at least once.
@@ -89,7 +94,10 @@ impl Tmpl {
             super::owner::gid(spec.group.as_deref())?,
         );
         let template = Template::parse(&source, opts)?;
+        let id = template_id(&spec, &source);
         Ok(Tmpl {
+            id,
+            used: BTreeSet::new(),
             wait: spec.wait.or(global_wait),
             spec,
             renderer: ConsulTemplate::new(template),
@@ -101,12 +109,13 @@ impl Tmpl {
         })
     }
 
-    /// Renders from the store's data, subscribing to whatever the render read. An error is
+    /// Renders from `store`'s data, subscribing to whatever the render read. An error is
     /// final only when every dependency it read had data (consul-template's first pass over
     /// empty data is not a result anyone relies on).
-    pub fn evaluate(&mut self, store: &mut Store) -> Outcome {
+    pub(crate) fn evaluate(&mut self, store: &mut dyn Source) -> Outcome {
         let attempt = self.renderer.attempt(store.data());
-        store.ensure(attempt.used.iter().chain(&attempt.missing));
+        store.ensure(&attempt.used);
+        store.ensure(&attempt.missing);
         self.watches = attempt
             .used
             .iter()
@@ -120,6 +129,7 @@ impl Tmpl {
             .cloned()
             .collect();
         waiting.extend(attempt.missing.iter().cloned());
+        self.used = attempt.used;
         if waiting.is_empty() {
             self.waiting_for.clear();
             return match attempt.output {
@@ -179,6 +189,23 @@ impl Tmpl {
             }
         }
     }
+}
+
+/// consul-template's template id: hex SHA-256 of `source\0contents\0destination` (`source`
+/// empty for inline contents).
+fn template_id(spec: &TemplateSpec, contents: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let source = match (&spec.contents, &spec.source) {
+        (None, Some(p)) => p.display().to_string(),
+        _ => String::new(),
+    };
+    let mut h = Sha256::new();
+    h.update(source.as_bytes());
+    h.update([0]);
+    h.update(contents.as_bytes());
+    h.update([0]);
+    h.update(spec.destination.display().to_string().as_bytes());
+    hex::encode(h.finalize())
 }
 
 /// `-dry`: `> dest` then the content, or a unified diff when the destination exists.
