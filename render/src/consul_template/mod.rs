@@ -21,6 +21,7 @@ mod connect_ca;
 mod data;
 #[cfg(feature = "consul")]
 mod dedup;
+#[cfg(feature = "consul")]
 mod dedup_config;
 #[cfg(feature = "consul")]
 mod dedup_data;
@@ -70,6 +71,7 @@ pub use child::{Child, ChildExit};
 pub use config_consul::{AuthFile, ConsulFile, RetryFile, SslFile, TransportFile};
 #[cfg(feature = "consul")]
 pub use config_file::{FileConfig, LogFileConfig, SyslogConfig};
+#[cfg(feature = "consul")]
 pub use dedup_config::{
     DedupConfig, DedupOptions, DEFAULT_DEDUP_BLOCK_QUERY_WAIT, DEFAULT_DEDUP_MAX_STALE,
     DEFAULT_DEDUP_PREFIX, DEFAULT_DEDUP_TTL,
