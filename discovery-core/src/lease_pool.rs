@@ -1,19 +1,4 @@
-//! [`LeasePool`]: the registrations of one [`KvRegistry`](crate::KvRegistry) that have the same
-//! TTL and keepalive interval share one lease, refreshed once per interval whatever their number.
-//!
-//! The pool is a [`LeaseDriver`]: every registration still runs the one state machine
-//! (`lease::run`) with its own [`LeaseState`](crate::LeaseState), schedule and backoff. What the
-//! pool changes is what its primitives cost:
-//! - `grant` joins the group's current lease (granting one when there is none, once however many
-//!   registrations ask at the same time) and writes the instance key under it;
-//! - `keep_alive` is single-flight: callers that arrive while a refresh is in flight, or within
-//!   an interval of the last successful one, share its answer instead of sending their own;
-//! - `revoke` deletes the registration's key only; the last registration to leave revokes the
-//!   lease.
-//!
-//! When the lease expires, the first keepalive to find out marks it dead: every registration on
-//! it then sees [`KeepAlive::Expired`] at its next keepalive, without a request, and re-registers
-//! onto a new lease of the group.
+//! [`LeasePool`]: registrations of one registry with the same TTL share one lease.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -38,7 +23,22 @@ const DELETE_RETRY: Duration = Duration::from_secs(1);
 /// A group of registrations that may share a lease: same TTL, same keepalive interval.
 type Group = (Duration, Duration);
 
-/// The leases shared by the registrations of one registry; see the [module docs](self).
+/// The registrations of one [`KvRegistry`](crate::KvRegistry) that have the same
+/// TTL and keepalive interval share one lease, refreshed once per interval whatever their number.
+///
+/// The pool is a [`LeaseDriver`]: every registration still runs the one state machine
+/// (`lease::run`) with its own [`LeaseState`](crate::LeaseState), schedule and backoff. What the
+/// pool changes is what its primitives cost:
+/// - `grant` joins the group's current lease (granting one when there is none, once however many
+///   registrations ask at the same time) and writes the instance key under it;
+/// - `keep_alive` is single-flight: callers that arrive while a refresh is in flight, or within
+///   an interval of the last successful one, share its answer instead of sending their own;
+/// - `revoke` deletes the registration's key only; the last registration to leave revokes the
+///   lease.
+///
+/// When the lease expires, the first keepalive to find out marks it dead: every registration on
+/// it then sees [`KeepAlive::Expired`] at its next keepalive, without a request, and re-registers
+/// onto a new lease of the group.
 ///
 /// Cheap to clone: clones share the pool. A backend keeps one per client and hands it to every
 /// [`KvRegistry`](crate::KvRegistry) it builds ([`KvRegistry::with_pool`](crate::KvRegistry::with_pool)),
