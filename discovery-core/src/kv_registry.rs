@@ -7,11 +7,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::stream::{self, StreamExt};
 
+use crate::lease_pool::PooledDriver;
 use crate::registry::{KeepAlive, LeaseDriver};
 use crate::{
-    Change, KvChange, KvEvent, KvSnapshot, Layout, LeaseId, LeaseKv, RegisterOptions, Registration,
-    Registry, Result, Revision, ServiceInstance, ServiceName, Snapshot, WatchEvent, WatchStream,
-    Watcher,
+    Change, KvChange, KvEvent, KvSnapshot, Layout, LeaseId, LeaseKv, LeasePool, RegisterOptions,
+    Registration, Registry, Result, Revision, ServiceInstance, ServiceName, Snapshot, WatchEvent,
+    WatchStream, Watcher,
 };
 
 /// Registry and watcher over a [`LeaseKv`] store with a [`Layout`].
@@ -32,6 +33,7 @@ pub struct KvRegistry<B> {
     kv: B,
     layout: Layout,
     backend: &'static str,
+    pool: LeasePool,
 }
 
 impl<B: fmt::Debug> fmt::Debug for KvRegistry<B> {
@@ -44,14 +46,27 @@ impl<B: fmt::Debug> fmt::Debug for KvRegistry<B> {
 }
 
 impl<B: LeaseKv + Clone> KvRegistry<B> {
-    /// Wraps `kv` with `layout`.
+    /// Wraps `kv` with `layout`, with a new [`LeasePool`] shared by this registry's clones.
     pub fn new(kv: B, layout: Layout) -> Self {
+        Self::with_pool(kv, layout, LeasePool::new())
+    }
+
+    /// Wraps `kv` with `layout`; registrations with [`RegisterOptions::shared_lease`] share the
+    /// leases of `pool` (backends keep one pool per client, so that every registry they build
+    /// shares it).
+    pub fn with_pool(kv: B, layout: Layout, pool: LeasePool) -> Self {
         let backend = kv.backend();
         KvRegistry {
             kv,
             layout,
             backend,
+            pool,
         }
+    }
+
+    /// The pool of shared leases.
+    pub fn pool(&self) -> &LeasePool {
+        &self.pool
     }
 
     /// The underlying store.
@@ -94,6 +109,15 @@ impl<B: LeaseKv + Clone> Registry for KvRegistry<B> {
         instance: ServiceInstance,
         opts: RegisterOptions,
     ) -> Result<Registration> {
+        if opts.shared_lease {
+            let driver = PooledDriver {
+                kv: self.kv.clone(),
+                layout: self.layout.clone(),
+                pool: self.pool.clone(),
+                opts: opts.clone(),
+            };
+            return Registration::start(driver, instance, opts).await;
+        }
         let driver = KvLeaseDriver {
             kv: self.kv.clone(),
             layout: self.layout.clone(),
@@ -174,7 +198,8 @@ impl<B: LeaseKv + Clone> Watcher for KvRegistry<B> {
     }
 }
 
-/// [`LeaseDriver`] for [`LeaseKv`] stores: a lease per registration, the instance key attached.
+/// [`LeaseDriver`] for [`LeaseKv`] stores: a lease per registration, the instance key attached
+/// (registrations with [`RegisterOptions::shared_lease`] off).
 struct KvLeaseDriver<B> {
     kv: B,
     layout: Layout,

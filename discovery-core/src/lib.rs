@@ -82,6 +82,7 @@ mod kv;
 mod kv_registry;
 mod layout;
 mod lease;
+mod lease_pool;
 pub mod memory;
 mod name;
 mod registry;
@@ -112,6 +113,7 @@ pub use kv::{
 };
 pub use kv_registry::KvRegistry;
 pub use layout::{Codec, Layout};
+pub use lease_pool::LeasePool;
 pub use memory::MemoryBackend;
 pub use name::{prefix_contains, InstanceId, Key, ServiceName};
 pub use registry::{

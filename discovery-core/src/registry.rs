@@ -24,8 +24,10 @@ use crate::{Backoff, Error, Health, Result, ServiceInstance};
 ///   watchers see it removed.
 /// - `reregister_after_expiry`: after such an expiry the registration puts the instance back by
 ///   itself, and its state goes from [`LeaseState::Reregistering`] back to [`LeaseState::Live`].
-/// - `two_registrations_have_independent_leases`: expiring or deregistering one registration
-///   never affects another, even of the same service.
+/// - `two_registrations_have_independent_leases`: deregistering one registration never affects
+///   another, even of the same service. (Registrations that share a lease, see
+///   [`RegisterOptions::shared_lease`], are removed and re-registered together when that lease
+///   expires; with `shared_lease` off, expiring one never affects another either.)
 /// - `register_refuses_short_ttl`: a TTL under [`RegisterOptions::MIN_TTL`] (1 s) is refused
 ///   with [`Error::InvalidConfig`] naming `ttl` before anything is registered
 ///   ([`RegisterOptions::validate`]).
@@ -33,7 +35,8 @@ use crate::{Backoff, Error, Health, Result, ServiceInstance};
 /// Keepalives are sent about every TTL/3 (see [`RegisterOptions::keepalive_interval`]).
 #[async_trait]
 pub trait Registry: Debug + Send + Sync + 'static {
-    /// Registers `instance` under a new lease of `opts.ttl` and keeps it alive until the returned
+    /// Registers `instance` under a lease of `opts.ttl` (its own, or one shared with the
+    /// registry's other registrations of the same TTL: [`RegisterOptions::shared_lease`]) and keeps it alive until the returned
     /// guard is deregistered or dropped. Fails if the first registration fails (bad credentials,
     /// backend unreachable): later failures are retried by the guard and show in its state.
     async fn register(
@@ -59,6 +62,22 @@ pub struct RegisterOptions {
     /// registration's own TTL liveness. Default none. Backends that can run checks (Consul)
     /// register it with the instance; the others (etcd, memory) ignore it with a debug log.
     pub check: Option<HealthCheck>,
+    /// Share one lease with the other registrations of the same registry (one backend client)
+    /// that have the same `ttl` and keepalive interval. Default `true`. Lease-based KV backends
+    /// (etcd, memory) then keep one lease per group alive with one refresh per interval, instead
+    /// of one lease and one refresh per registration (10,000 registrations with a 10 s TTL:
+    /// 1 keepalive every 3.3 s instead of 3,000 a second). Consul ignores it (its TTL checks
+    /// belong to each service).
+    ///
+    /// It is the default because what it changes cannot be told apart from outside in normal
+    /// operation: deregistering one registration deletes its key only (the lease lives on while
+    /// others use it, the last one out revokes it), each registration keeps its own
+    /// [`LeaseState`], and a lease is lost only when its client cannot reach the backend for a
+    /// whole TTL, which takes all of that client's leases at once anyway; every registration on
+    /// it then re-registers by itself, as with its own lease. The difference is an operator
+    /// revoking one lease by hand (`etcdctl lease revoke`): that removes (and re-registers) every
+    /// instance on it. Set it to `false` when one instance must be removable by its lease alone.
+    pub shared_lease: bool,
 }
 
 impl Default for RegisterOptions {
@@ -69,6 +88,7 @@ impl Default for RegisterOptions {
             max_reregister_attempts: None,
             backoff: Backoff::default(),
             check: None,
+            shared_lease: true,
         }
     }
 }
@@ -103,6 +123,12 @@ impl RegisterOptions {
     /// Adds a health check run by the backend (see [`RegisterOptions::check`]).
     pub fn check(mut self, check: HealthCheck) -> Self {
         self.check = Some(check);
+        self
+    }
+
+    /// Sets whether the registration may share its lease (see [`RegisterOptions::shared_lease`]).
+    pub fn shared_lease(mut self, shared: bool) -> Self {
+        self.shared_lease = shared;
         self
     }
 
@@ -314,8 +340,8 @@ pub enum KeepAlive {
 /// re-registration state machine. Backends implement this; applications use [`Registry`].
 #[async_trait]
 pub trait LeaseDriver: Send + Sync + 'static {
-    /// The backend's handle on one lease (an etcd lease id with its keepalive stream, a Consul
-    /// service id, ...). Each registration owns its own.
+    /// The backend's handle on one lease (an etcd lease id, a hold on a shared lease, a Consul
+    /// service id, ...). Each registration owns its own handle.
     type Lease: Send + Sync + 'static;
 
     /// The backend's name for logs and errors.

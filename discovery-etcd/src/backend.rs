@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use discovery_core::{
     Error, Key, KvPair, KvRegistry, KvSnapshot, KvStore, KvView, KvWatchStream, Layout, LeaseId,
-    Result, Revision,
+    LeasePool, Result, Revision,
 };
 use etcd_client::{
     Certificate, Client, ConnectOptions, GetOptions, Identity, PutOptions, TlsOptions, Txn, TxnOp,
@@ -83,6 +83,8 @@ pub(crate) struct Inner {
     /// The SRV record the endpoints came from, and its re-resolving task.
     pub(crate) resolving: Option<(Arc<crate::resolve::Resolving>, crate::resolve::Task)>,
     pub(crate) keepers: Mutex<HashMap<i64, crate::lease::Keeper>>,
+    /// The leases shared by this client's registrations.
+    pub(crate) pool: LeasePool,
 }
 
 impl Inner {
@@ -141,6 +143,7 @@ impl EtcdBackend {
                 request_timeout: config.request_timeout,
                 endpoints: config.endpoints.clone(),
                 keepers: Mutex::new(HashMap::new()),
+                pool: LeasePool::new(),
             }),
         };
         // The channel connects lazily: probe once so that an unreachable cluster is reported now.
@@ -168,9 +171,14 @@ impl EtcdBackend {
     }
 
     /// The registry and watcher of this backend (JSON or plain instances, per the config's
-    /// layout). [`EtcdBackend`] implements both traits itself by delegating to this.
+    /// layout). [`EtcdBackend`] implements both traits itself by delegating to this. Every
+    /// registry of one backend (and its clones) shares one [`LeasePool`].
     pub fn registry(&self) -> KvRegistry<EtcdBackend> {
-        KvRegistry::new(self.clone(), self.inner.layout.clone())
+        KvRegistry::with_pool(
+            self.clone(),
+            self.inner.layout.clone(),
+            self.inner.pool.clone(),
+        )
     }
 
     /// The configured layout.

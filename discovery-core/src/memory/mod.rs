@@ -57,6 +57,7 @@ pub struct MemoryBackend {
     shared: Arc<Shared>,
     ns: Namespace,
     layout: Layout,
+    pool: crate::LeasePool,
 }
 
 /// Builder of a [`MemoryBackend`] with non-default limits.
@@ -94,6 +95,7 @@ impl MemoryBuilder {
             }),
             ns: Namespace::default(),
             layout: self.layout,
+            pool: crate::LeasePool::new(),
         }
     }
 }
@@ -120,12 +122,14 @@ impl MemoryBackend {
 
     /// A view of the same store in which every key is transparently prefixed by `ns`
     /// (`"/tenant-a"`, `"ns-1"`; nested when called on a namespaced backend). Two different
-    /// namespaces never see each other's keys; the root namespace sees them all, prefixed.
+    /// namespaces never see each other's keys; the root namespace sees them all, prefixed. The
+    /// view has its own [`crate::LeasePool`]: registrations share leases within a namespace only.
     pub fn namespaced(&self, ns: &str) -> MemoryBackend {
         MemoryBackend {
             shared: self.shared.clone(),
             ns: self.ns.join(ns),
             layout: self.layout.clone(),
+            pool: crate::LeasePool::new(),
         }
     }
 
@@ -140,7 +144,7 @@ impl MemoryBackend {
     }
 
     fn registry(&self) -> KvRegistry<MemoryBackend> {
-        KvRegistry::new(self.clone(), self.layout.clone())
+        KvRegistry::with_pool(self.clone(), self.layout.clone(), self.pool.clone())
     }
 }
 
@@ -160,6 +164,13 @@ impl MemoryBackend {
         for id in store.leases_in(self.ns.as_str()) {
             store.revoke(id);
         }
+    }
+
+    /// The live leases granted in this namespace or holding a key in it, in id order.
+    pub fn leases(&self) -> Vec<crate::LeaseId> {
+        let mut ids = self.shared.lock().leases_in(self.ns.as_str());
+        ids.sort_unstable();
+        ids.into_iter().map(crate::LeaseId).collect()
     }
 
     /// Ends every watch stream of this namespace with a retryable

@@ -4,6 +4,7 @@
 //! prints p50/p90/p99/max, renders, reloads, CPU and peak RSS, with the median over the runs.
 //! The figures are recorded in `BENCHMARKS.md`.
 
+pub mod cluster;
 pub mod confd_watch;
 pub mod consul;
 pub mod consul_setup;
@@ -13,6 +14,7 @@ pub mod lib_etcd;
 pub mod onetime;
 pub mod procstat;
 pub mod render;
+pub mod s7;
 pub mod servers;
 pub mod stats;
 
@@ -37,6 +39,8 @@ scenarios:
   consul-latency          [--instances 50] [--changes 100] [--rate 10]
   consul-burst            [--instances 50] [--registrations 300] [--wait 50ms:500ms]
   consul-idle             [--services 100] [--seconds 60] [--block-query-wait 5m (consul-template's block_query_wait)]
+  s7-keepalive            [--count 10000] [--ttl 10] [--seconds 20] [--shared-lease true|false] (3-member etcd in Docker)
+  s7                      [--watchers 10] [--procs 4] [--model prefix|per-key] [--keys 10] [--changes 30] (3-member etcd in Docker)
 
 Binaries: target/release/confd and consul-template next to this one (build them first), or
 BENCH_CONFD / BENCH_CONSUL_TEMPLATE; servers: /usr/bin/etcd (BENCH_ETCD) and
@@ -111,6 +115,8 @@ async fn run_once(scenario: &str, opts: &Opts) -> Result<Figures> {
         "consul-latency" => consul::latency(opts).await,
         "consul-burst" => consul::burst(opts).await,
         "consul-idle" => consul::idle(opts).await,
+        "s7-keepalive" => s7::keepalive(opts).await,
+        "s7" => s7::watchers(opts).await,
         other => Err(fail(format!("unknown scenario {other:?}\n{USAGE}"))),
     }
 }
@@ -169,6 +175,9 @@ pub async fn main(args: Vec<String>) -> i32 {
     }
     let result = async {
         let opts = Opts::parse(&args[1..])?;
+        if scenario == "s7-watchers" {
+            return s7::child(&opts).await;
+        }
         if scenario == "render" && opts.str("keys").is_none() {
             return render::run_sizes(&args[1..]).await;
         }
