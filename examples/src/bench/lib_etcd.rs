@@ -123,6 +123,8 @@ pub async fn register(opts: &Opts) -> Result<Figures> {
     let ttl = opts.secs("ttl", 30.0)?;
     let window = opts.secs("seconds", 20.0)?;
     let concurrency: usize = opts.num("concurrency", 64)?;
+    // Own leases by default, so that the figures stay comparable with section 5 of BENCHMARKS.md.
+    let reg_opts = RegisterOptions::with_ttl(ttl).shared_lease(opts.num("shared-lease", false)?);
     let etcd = EtcdProc::start().await?;
     let backend = EtcdBackend::connect(EtcdConfig::new([etcd.endpoint.clone()])).await?;
     let base = procstat::sample_self()?;
@@ -130,12 +132,12 @@ pub async fn register(opts: &Opts) -> Result<Figures> {
     let service: discovery_core::ServiceName = "bench".parse()?;
     let guards: Vec<Registration> = futures::stream::iter(0..count)
         .map(|i| {
-            let (backend, service) = (backend.clone(), service.clone());
+            let (backend, service, o) = (backend.clone(), service.clone(), reg_opts.clone());
             async move {
                 let addr = data::value(i);
                 let addr = addr.trim_end_matches(":80").to_owned();
                 let me = ServiceInstance::new(service, format!("i{i}").parse()?, addr, Some(80));
-                backend.register(me, RegisterOptions::with_ttl(ttl)).await
+                backend.register(me, o).await
             }
         })
         .buffer_unordered(concurrency)

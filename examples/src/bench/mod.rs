@@ -33,7 +33,7 @@ scenarios:
   etcd-watch-latency      [--keys 100] [--changes 200] [--rate 10] [--fsync before|after|never (confd's -fsync)]
   etcd-burst              [--keys 100] [--puts 1000] [--rate 0 (= back to back)] [--wait 50ms:500ms] [--fsync ...]
   etcd-watcher-latency    [--keys 100] [--changes 200] [--rate 50]
-  etcd-register           [--count 10000] [--ttl 30] [--seconds 20] [--concurrency 64]
+  etcd-register           [--count 10000] [--ttl 30] [--seconds 20] [--concurrency 64] [--shared-lease false]
   etcd-onetime            [--keys 100000] [--probe-ranges true (time etcd Range shapes first, on stderr)]
   idle                    [--keys 1000] [--seconds 60]
   consul-latency          [--instances 50] [--changes 100] [--rate 10]
