@@ -40,8 +40,30 @@ pub(super) fn reg(
     funcs.insert(&format!("sprig_{name}"), arity, f);
 }
 
-/// Registers every implemented Sprig function under its `sprig_` name.
+/// Hermetic names not implemented yet (see COMPATIBILITY.md): registered so that a template
+/// naming them parses (`-parse-only`), and failing by name when called, never "not defined".
+pub(super) const NOT_IMPLEMENTED: &[&str] = &[
+    "buildCustomCert",
+    "genCA",
+    "genCAWithKey",
+    "genPrivateKey",
+    "genSelfSignedCert",
+    "genSelfSignedCertWithKey",
+    "genSignedCert",
+    "genSignedCertWithKey",
+    "urlJoin",
+    "urlParse",
+];
+
+/// Registers every Sprig function under its `sprig_` name ([`NOT_IMPLEMENTED`] as failing ones).
 pub(crate) fn register(funcs: &mut FuncMap) {
+    for &name in NOT_IMPLEMENTED {
+        reg(funcs, name, Arity::at_least(0), move |_, _| {
+            Err(crate::func::FuncError::new(format!(
+                "sprig_{name}: not implemented by this consul-template"
+            )))
+        });
+    }
     strings::register(funcs);
     encoding::register(funcs);
     defaults::register(funcs);
