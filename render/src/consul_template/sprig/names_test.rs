@@ -217,9 +217,13 @@ fn every_hermetic_sprig_name_is_registered() {
     for n in PENDING {
         assert!(HERMETIC.contains(n), "{n} is not a hermetic name");
         let src = format!("{{{{ sprig_{n} }}}}");
-        let e = crate::consul_template::tests::render(&src).unwrap_err().to_string();
+        let e = crate::consul_template::tests::render(&src)
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.contains(&format!("sprig_{n}: not implemented by this consul-template")),
+            e.contains(&format!(
+                "sprig_{n}: not implemented by this consul-template"
+            )),
             "{n}: {e}"
         );
     }
