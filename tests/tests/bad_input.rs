@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use discovery_tests::bins::bin;
+use discovery_tests::util::strip_ansi;
 
 /// What an existing destination holds before a run (not UTF-8 on purpose).
 const ORIGINAL: &[u8] = b"ORIGINAL \xff\xfe content\n";
@@ -418,23 +419,6 @@ fn bad_input_table() {
         report.len(),
         report.join("\n")
     );
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 fn tail(text: &str, n: usize) -> String {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use discovery_tests::bins::{bin, ChildGuard};
 use discovery_tests::etcd::EtcdServer;
-use discovery_tests::util::{eventually, unique};
+use discovery_tests::util::{eventually, strip_ansi, unique};
 
 /// Hang guard for anything confd should do "soon".
 const SOON: Duration = Duration::from_secs(60);
@@ -77,23 +77,6 @@ async fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         strip_ansi(&String::from_utf8_lossy(&out.stderr)),
     )
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Writes `conf.d/app.toml` (keys `[prefix]`, `extra` lines) and `templates/app.tmpl`; returns

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use discovery_tests::bins::{bin, ChildGuard};
 use discovery_tests::etcd::{health, EtcdServer};
-use discovery_tests::util::{eventually, free_port, unique};
+use discovery_tests::util::{eventually, free_port, strip_ansi, unique};
 
 /// Hang guard for anything confd should do "soon".
 const SOON: Duration = Duration::from_secs(60);
@@ -59,23 +59,6 @@ impl Confd {
         })
         .await;
     }
-}
-
-fn strip_ansi(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Writes `conf.d/app.toml` and `templates/app.tmpl` rendering `v=<value of prefix/value>`.
