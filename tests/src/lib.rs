@@ -9,6 +9,7 @@
 //! example binaries for tests that run them as a user would.
 
 pub mod bins;
+pub mod confd;
 pub mod consul;
 pub mod etcd;
 pub mod image;

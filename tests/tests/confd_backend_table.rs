@@ -5,49 +5,13 @@
 //! and the periodic pass repairs a destination edited behind confd's back.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use discovery_core::{Key, KvStore};
-use discovery_tests::bins::{bin, ChildGuard};
+use discovery_tests::confd::{put, run, wait_content, Confd, SOON};
 use discovery_tests::consul::ConsulServer;
 use discovery_tests::etcd::EtcdServer;
-use discovery_tests::util::{eventually, strip_ansi, unique};
-
-/// Hang guard for anything confd should do "soon".
-const SOON: Duration = Duration::from_secs(60);
-
-/// A `confd` child with its stderr in a file.
-struct Confd {
-    child: ChildGuard,
-    log: PathBuf,
-}
-
-impl Confd {
-    fn start(dir: &Path, args: &[&str]) -> Confd {
-        let log = dir.join("confd.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let mut cmd = Command::new(bin("confd"));
-        cmd.args(args).arg("-confdir").arg(dir);
-        if !args.contains(&"-config-file") {
-            cmd.arg("-config-file").arg(dir.join("no-confd.toml"));
-        }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run confd: {e}"));
-        Confd {
-            child: ChildGuard(child),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
-    }
-}
+use discovery_tests::util::{eventually, unique};
 
 /// Writes `conf.d/<name>.toml` rendering `template` into `<dir>/<name>.conf` from `keys`, with
 /// `backend` (a `[backend]` table's body) when given; returns the destination.
@@ -65,24 +29,8 @@ fn resource(dir: &Path, name: &str, keys: &str, template: &str, backend: Option<
     dest
 }
 
-async fn wait_content(dest: &Path, want: &str) {
-    eventually(&format!("{} = {want:?}", dest.display()), SOON, || async {
-        (std::fs::read_to_string(dest).ok().as_deref() == Some(want)).then_some(())
-    })
-    .await;
-}
-
 fn read(dest: &Path) -> String {
     std::fs::read_to_string(dest).unwrap_or_default()
-}
-
-async fn etcd_put(endpoint: &str, key: &str, value: &str) {
-    let mut c = etcd_client::Client::connect([endpoint], None)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to etcd at {endpoint}: {e}"));
-    c.put(key, value, None)
-        .await
-        .unwrap_or_else(|e| panic!("put {key}: {e}"));
 }
 
 /// The value of gauge `name` on etcd's `/metrics`.
@@ -143,7 +91,7 @@ async fn resources_read_their_own_backends_and_identical_tables_share_one_watch(
         &format!("c={{{{getv \"/{ns}/v\"}}}}\n"),
         Some(&consul_table),
     );
-    etcd_put(&ep, "/e/v", "e1").await;
+    put(&ep, "/e/v", "e1").await;
     let ckv = consul.backend(None);
     let ckey = Key::new(format!("/{ns}/v")).unwrap();
     ckv.put(&ckey, "c1".into(), None).await.unwrap();
@@ -166,7 +114,7 @@ async fn resources_read_their_own_backends_and_identical_tables_share_one_watch(
     wait_content(&on_consul, "c=c1\n").await;
 
     // A change in each backend renders the resources on it, and only those.
-    etcd_put(&ep, "/e/v", "e2").await;
+    put(&ep, "/e/v", "e2").await;
     wait_content(&on_etcd_a, "a=e2\n").await;
     wait_content(&on_etcd_b, "b=e2\n").await;
     ckv.put(&ckey, "c2".into(), None).await.unwrap();
@@ -213,7 +161,7 @@ async fn resources_read_their_own_backends_and_identical_tables_share_one_watch(
         (etcd_gauge(&etcd, "etcd_debugging_mvcc_watcher_total").await == 2.0).then_some(())
     })
     .await;
-    etcd_put(&ep, "/e/v", "e3").await;
+    put(&ep, "/e/v", "e3").await;
     wait_content(&on_etcd_a, "a=e3\n").await;
     wait_content(&on_etcd_b, "b=e3\n").await;
 }
@@ -256,24 +204,21 @@ async fn bad_backend_tables_are_refused_by_file_and_key() {
         "x\n",
         Some("backend = \"vault\"\nrole_id = \"r\""),
     );
-    let out = Command::new(bin("confd"))
-        .args([
+    let data = data.to_string_lossy();
+    let (code, _, stderr) = run(
+        d,
+        &[
             "-onetime",
             "-log-level",
             "debug",
             "-backend",
             "file",
             "-file",
-        ])
-        .arg(&data)
-        .arg("-confdir")
-        .arg(d)
-        .arg("-config-file")
-        .arg(d.join("none.toml"))
-        .output()
-        .unwrap();
-    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+            &data,
+        ],
+    )
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("4 template resource(s) failed"), "{stderr}");
     assert_eq!(read(&good), "v=ok\n", "{stderr}");
     for dest in [&vault, &typo, &wrong, &approle] {
@@ -281,14 +226,7 @@ async fn bad_backend_tables_are_refused_by_file_and_key() {
     }
 
     // The global flag's error for vault...
-    let global = Command::new(bin("confd"))
-        .args(["-onetime", "-backend", "vault", "-confdir"])
-        .arg(d)
-        .arg("-config-file")
-        .arg(d.join("none.toml"))
-        .output()
-        .unwrap();
-    let global_err = strip_ansi(&String::from_utf8_lossy(&global.stderr));
+    let (_, _, global_err) = run(d, &["-onetime", "-backend", "vault"]).await;
     let why = "\"vault\" is not supported (use etcdv3, etcd, consul, file, env or memory)";
     assert!(global_err.contains(why), "{global_err}");
     // ... is the table's, with the file.
@@ -329,7 +267,7 @@ async fn watch_with_interval_renders_at_once_and_repairs_every_interval() {
     let ep = etcd.endpoint();
     let prefix = format!("/{}", unique("wi"));
     let key = format!("{prefix}/v");
-    etcd_put(&ep, &key, "1").await;
+    put(&ep, &key, "1").await;
     let node = ["-backend", "etcdv3", "-node", ep.as_str()];
 
     let both_dir = tempfile::tempdir().unwrap();
@@ -391,7 +329,7 @@ async fn watch_with_interval_renders_at_once_and_repairs_every_interval() {
         &[node.as_slice(), &["-watch", "-interval", "3600"]].concat(),
     );
     wait_content(&hourly, "v=1\n").await;
-    etcd_put(&ep, &key, "2").await;
+    put(&ep, &key, "2").await;
     for dest in [&both, &watch_only, &from_toml, &hourly] {
         wait_content(dest, "v=2\n").await;
     }
@@ -405,7 +343,7 @@ async fn watch_with_interval_renders_at_once_and_repairs_every_interval() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(read(&watch_only), "tampered\n", "-watch alone has no pass");
     // ... until the keys change.
-    etcd_put(&ep, &key, "3").await;
+    put(&ep, &key, "3").await;
     for dest in [&both, &watch_only, &from_toml] {
         wait_content(dest, "v=3\n").await;
     }

@@ -3,120 +3,12 @@
 //! `check_cmd_timeout`, `{{.src}}`/`{{.dest}}` in `reload_cmd`, `min_reload_interval`,
 //! `-template-functions fork`, and the backend-free `-check-config` / `-validate -mock-data`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::Path;
 use std::time::Duration;
 
-use discovery_tests::bins::{bin, ChildGuard};
+use discovery_tests::confd::{put, resource, run, value_template, wait_content, Confd, SOON};
 use discovery_tests::etcd::EtcdServer;
-use discovery_tests::util::{eventually, strip_ansi, unique};
-
-/// Hang guard for anything confd should do "soon".
-const SOON: Duration = Duration::from_secs(60);
-
-/// A `confd` child with its stderr in a file.
-struct Confd {
-    _child: ChildGuard,
-    log: PathBuf,
-}
-
-impl Confd {
-    fn start(dir: &Path, args: &[&str]) -> Confd {
-        let log = dir.join("confd.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin("confd"))
-            .args(args)
-            .arg("-confdir")
-            .arg(dir)
-            .arg("-config-file")
-            .arg(dir.join("no-confd.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run confd: {e}"));
-        Confd {
-            _child: ChildGuard(child),
-            log,
-        }
-    }
-
-    fn log(&self) -> String {
-        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
-    }
-
-    /// Waits until a log line contains all of `needles`.
-    async fn wait_log(&self, needles: &[&str]) {
-        eventually(&format!("a log line with {needles:?}"), SOON, || async {
-            self.log()
-                .lines()
-                .any(|l| needles.iter().all(|s| l.contains(s)))
-                .then_some(())
-        })
-        .await;
-    }
-}
-
-/// `confd ARGS -confdir DIR` to its end: (exit code, stdout, stderr).
-async fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = tokio::time::timeout(
-        SOON,
-        tokio::process::Command::new(bin("confd"))
-            .args(args)
-            .arg("-confdir")
-            .arg(dir)
-            .arg("-config-file")
-            .arg(dir.join("no-confd.toml"))
-            .output(),
-    )
-    .await
-    .expect("confd hung")
-    .unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        strip_ansi(&String::from_utf8_lossy(&out.stderr)),
-    )
-}
-
-/// Writes `conf.d/app.toml` (keys `[prefix]`, `extra` lines) and `templates/app.tmpl`; returns
-/// the destination.
-fn resource(dir: &Path, prefix: &str, extra: &str, template: &str) -> PathBuf {
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    let dest = dir.join("out").join("app.conf");
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    std::fs::write(
-        dir.join("conf.d/app.toml"),
-        format!(
-            "[template]\nsrc = \"app.tmpl\"\ndest = \"{}\"\nkeys = [\"{prefix}\"]\n{extra}",
-            dest.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(dir.join("templates/app.tmpl"), template).unwrap();
-    dest
-}
-
-fn value_template(prefix: &str) -> String {
-    format!("v={{{{getv \"{prefix}/value\"}}}}\n")
-}
-
-async fn wait_content(dest: &Path, want: &str) {
-    eventually(&format!("{} = {want:?}", dest.display()), SOON, || async {
-        (std::fs::read_to_string(dest).ok().as_deref() == Some(want)).then_some(())
-    })
-    .await;
-}
-
-async fn put(endpoint: &str, key: &str, value: &str) {
-    let mut c = etcd_client::Client::connect([endpoint], None)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to etcd at {endpoint}: {e}"));
-    c.put(key, value, None)
-        .await
-        .unwrap_or_else(|e| panic!("put {key}: {e}"));
-}
+use discovery_tests::util::{eventually, unique};
 
 fn lines(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)
@@ -151,11 +43,14 @@ async fn output_format_keeps_the_old_file_when_the_render_does_not_parse() {
     wait_content(&dest, "{\"port\": 8080}\n").await;
     put(&server.endpoint(), &format!("{prefix}/value"), "80,").await;
     confd
-        .wait_log(&[
-            "app.toml:1:",
-            "output format validation failed (json)",
-            "keeping the old file",
-        ])
+        .wait_log(
+            &[
+                "app.toml:1:",
+                "output format validation failed (json)",
+                "keeping the old file",
+            ],
+            1,
+        )
         .await;
     assert_eq!(
         std::fs::read_to_string(&dest).unwrap(),
@@ -201,7 +96,10 @@ async fn check_cmd_timeout_kills_the_check_and_keeps_the_old_file() {
     let started = std::time::Instant::now();
     put(&server.endpoint(), &format!("{prefix}/value"), "slow").await;
     confd
-        .wait_log(&["app.toml", "sleep 30", "timed out", "keeping the old file"])
+        .wait_log(
+            &["app.toml", "sleep 30", "timed out", "keeping the old file"],
+            1,
+        )
         .await;
     assert!(
         started.elapsed() < Duration::from_secs(20),

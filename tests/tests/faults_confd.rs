@@ -5,98 +5,15 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
-use discovery_tests::bins::{bin, ChildGuard};
+use discovery_tests::bins::ChildGuard;
+use discovery_tests::confd::{put, resource, run, value_template, wait_content, Confd, SOON};
 use discovery_tests::etcd::{health, EtcdServer};
-use discovery_tests::util::{eventually, free_port, strip_ansi, unique};
+use discovery_tests::util::{eventually, free_port, unique};
 
-/// Hang guard for anything confd should do "soon".
-const SOON: Duration = Duration::from_secs(60);
-
-/// A `confd` child with its stderr in a file.
-struct Confd {
-    _child: ChildGuard,
-    log: PathBuf,
-}
-
-impl Confd {
-    fn start(dir: &Path, args: &[&str]) -> Confd {
-        let log = dir.join("confd.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(bin("confd"))
-            .args(args)
-            .arg("-confdir")
-            .arg(dir)
-            .arg("-config-file")
-            .arg(dir.join("no-confd.toml"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run confd: {e}"));
-        Confd {
-            _child: ChildGuard(child),
-            log,
-        }
-    }
-
-    /// stderr so far, without ANSI colours.
-    fn log(&self) -> String {
-        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
-    }
-
-    /// Waits until the log holds at least `n` lines containing all of `needles`.
-    async fn wait_log(&self, needles: &[&str], n: usize) {
-        let what = format!("{n} log line(s) with {needles:?}");
-        eventually(&what, SOON, || async {
-            let count = self
-                .log()
-                .lines()
-                .filter(|l| needles.iter().all(|s| l.contains(s)))
-                .count();
-            (count >= n).then_some(())
-        })
-        .await;
-    }
-}
-
-/// Writes `conf.d/app.toml` and `templates/app.tmpl` rendering `v=<value of prefix/value>`.
-fn resource(dir: &Path, prefix: &str, extra: &str) -> PathBuf {
-    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    let dest = dir.join("out").join("app.conf");
-    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
-    std::fs::write(
-        dir.join("conf.d/app.toml"),
-        format!(
-            "[template]\nsrc = \"app.tmpl\"\ndest = \"{}\"\nkeys = [\"{prefix}\"]\n{extra}",
-            dest.display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/app.tmpl"),
-        format!("v={{{{getv \"{prefix}/value\"}}}}\n"),
-    )
-    .unwrap();
-    dest
-}
-
-async fn wait_content(dest: &Path, want: &str) {
-    eventually(&format!("{} = {want:?}", dest.display()), SOON, || async {
-        (std::fs::read_to_string(dest).ok().as_deref() == Some(want)).then_some(())
-    })
-    .await;
-}
-
-async fn put(endpoint: &str, key: &str, value: &str) {
-    let mut c = etcd_client::Client::connect([endpoint], None)
-        .await
-        .unwrap_or_else(|e| panic!("cannot connect to etcd at {endpoint}: {e}"));
-    c.put(key, value, None)
-        .await
-        .unwrap_or_else(|e| panic!("put {key}: {e}"));
+/// Writes the resource rendering `v=<value of prefix/value>`.
+fn value_resource(dir: &Path, prefix: &str, extra: &str) -> PathBuf {
+    resource(dir, prefix, extra, &value_template(prefix))
 }
 
 /// Files in the destination directory other than the destination (staged files left behind).
@@ -114,7 +31,7 @@ async fn failing_check_keeps_the_old_file_and_is_retried_on_the_next_change() {
     let server = EtcdServer::shared().await;
     let prefix = format!("/{}", unique("faults-check"));
     let dir = tempfile::tempdir().unwrap();
-    let dest = resource(
+    let dest = value_resource(
         dir.path(),
         &prefix,
         "check_cmd = \"grep -q good {{.src}}\"\n",
@@ -165,7 +82,7 @@ async fn slow_reloads_during_a_burst_never_overlap_and_the_last_write_is_reloade
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("reloads.log");
     // Each reload records what it saw at its start, then takes 200 ms, then records its end.
-    let dest = resource(
+    let dest = value_resource(
         dir.path(),
         &prefix,
         &format!(
@@ -225,7 +142,7 @@ async fn hanging_reload_is_killed_after_the_command_timeout_and_reported() {
     let prefix = format!("/{}", unique("faults-reload"));
     let dir = tempfile::tempdir().unwrap();
     let pids = dir.path().join("reload.pids");
-    let dest = resource(
+    let dest = value_resource(
         dir.path(),
         &prefix,
         &format!(
@@ -283,22 +200,13 @@ async fn hanging_reload_is_killed_after_the_command_timeout_and_reported() {
 async fn unreachable_etcd_in_onetime_mode_is_a_clear_error_naming_the_endpoint() {
     let endpoint = format!("127.0.0.1:{}", free_port());
     let dir = tempfile::tempdir().unwrap();
-    let dest = resource(dir.path(), "/app", "");
-    let out = tokio::time::timeout(
-        SOON,
-        tokio::process::Command::new(bin("confd"))
-            .args(["-onetime", "-backend", "etcdv3", "-node", &endpoint])
-            .arg("-confdir")
-            .arg(dir.path())
-            .arg("-config-file")
-            .arg(dir.path().join("none.toml"))
-            .output(),
+    let dest = value_resource(dir.path(), "/app", "");
+    let (code, _, stderr) = run(
+        dir.path(),
+        &["-onetime", "-backend", "etcdv3", "-node", &endpoint],
     )
-    .await
-    .expect("confd -onetime hung on an unreachable etcd")
-    .unwrap();
-    let stderr = strip_ansi(&String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    .await;
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains(&endpoint), "endpoint not named: {stderr}");
     assert!(stderr.contains("unavailable"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -326,7 +234,7 @@ async fn watch_mode_waits_for_etcd_and_renders_once_it_is_up() {
     let (port, peer) = (free_port(), free_port());
     let endpoint = format!("127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
-    let dest = resource(dir.path(), "/late", "");
+    let dest = value_resource(dir.path(), "/late", "");
     let confd = Confd::start(
         dir.path(),
         &["-watch", "-backend", "etcdv3", "-node", &endpoint],
@@ -335,7 +243,7 @@ async fn watch_mode_waits_for_etcd_and_renders_once_it_is_up() {
     confd.wait_log(&[&endpoint], 2).await;
     let mut child = std::process::Command::new("kill")
         .arg("-0")
-        .arg(confd._child.0.id().to_string())
+        .arg(confd.child.0.id().to_string())
         .status()
         .unwrap();
     assert!(child.success(), "confd exited: {}", confd.log());
@@ -357,7 +265,7 @@ async fn watch_mode_waits_for_etcd_and_renders_once_it_is_up() {
     wait_content(&dest, "v=arrived\n").await;
     child = std::process::Command::new("kill")
         .arg("-0")
-        .arg(confd._child.0.id().to_string())
+        .arg(confd.child.0.id().to_string())
         .status()
         .unwrap();
     assert!(child.success(), "confd exited: {}", confd.log());
