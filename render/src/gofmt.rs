@@ -270,6 +270,23 @@ pub fn quote(s: &str) -> String {
     quote_with(s, false)
 }
 
+/// Go's `strconv.Quote` of a Go string that need not be UTF-8: invalid bytes print as `\xNN`.
+pub fn quote_bytes(b: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(b.len() + 2);
+    out.push('"');
+    for chunk in b.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            quote_rune_into(&mut out, c, '"', false);
+        }
+        for byte in chunk.invalid() {
+            let _ = write!(out, "\\x{byte:02x}");
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Go's `strconv.QuoteRune` (`'a'`).
 pub fn quote_rune(c: char, ascii: bool) -> String {
     let mut out = String::from("'");

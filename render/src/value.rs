@@ -297,6 +297,23 @@ pub fn is_float(v: &Value) -> bool {
     v.kind() == ValueKind::Number && !v.is_integer()
 }
 
+/// A Go string's bytes as a value: a string, or bytes when they are not valid UTF-8.
+pub(crate) fn go_string(b: Vec<u8>) -> Value {
+    match String::from_utf8(b) {
+        Ok(s) => Value::from(s),
+        Err(e) => Value::from_bytes(e.into_bytes()),
+    }
+}
+
+/// The bytes of a Go string value (a string, or bytes that are not UTF-8).
+pub(crate) fn go_string_bytes(v: &Value) -> Option<&[u8]> {
+    match v.as_str() {
+        Some(s) => Some(s.as_bytes()),
+        None if v.kind() == ValueKind::Bytes => v.as_bytes(),
+        None => None,
+    }
+}
+
 /// The float inside `v` (ints are converted).
 pub fn as_f64(v: &Value) -> Option<f64> {
     if v.kind() != ValueKind::Number {

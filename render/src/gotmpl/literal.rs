@@ -78,10 +78,7 @@ pub(crate) fn unquote(s: &str) -> Option<String> {
 
 /// A Go string literal as a value: a string, or bytes when it is not valid UTF-8 (`"\xff"`).
 pub(crate) fn string_value(s: &str) -> Option<Value> {
-    unquote_bytes(s).map(|b| match String::from_utf8(b) {
-        Ok(s) => Value::from(s),
-        Err(e) => Value::from_bytes(e.into_bytes()),
-    })
+    unquote_bytes(s).map(crate::value::go_string)
 }
 
 /// Go's `strconv.Unquote`, as raw bytes.

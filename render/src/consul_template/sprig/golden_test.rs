@@ -33,6 +33,10 @@ const KNOWN: &[(&str, &str)] = &[
         r##"{{sprig_get "x" "y"}}"##,
         "argument conversion errors: Go reports a constant argument's node (`can't handle \"x\" for arg of type ...`), this engine the call",
     ),
+    (
+        r##"{{sprig_urlParse nil}}"##,
+        "argument conversion errors: Go reports a constant nil argument's node (`cannot assign nil to string`), this engine the call (`invalid value; expected string`)",
+    ),
 ];
 
 /// The part of Go's error text that names the failure, without the template position.

@@ -14,6 +14,7 @@ mod defaults;
 mod dict_value;
 mod dicts;
 mod encoding;
+mod go_url;
 #[cfg(test)]
 mod golden_test;
 mod lists;
@@ -25,6 +26,7 @@ mod regex;
 mod semver;
 mod strcase;
 mod strings;
+mod url;
 
 use minijinja::Value;
 
@@ -51,8 +53,6 @@ pub(super) const NOT_IMPLEMENTED: &[&str] = &[
     "genSelfSignedCertWithKey",
     "genSignedCert",
     "genSignedCertWithKey",
-    "urlJoin",
-    "urlParse",
 ];
 
 /// Registers every Sprig function under its `sprig_` name ([`NOT_IMPLEMENTED`] as failing ones).
@@ -76,4 +76,5 @@ pub(crate) fn register(funcs: &mut FuncMap) {
     dates::register(funcs);
     semver::register(funcs);
     crypto::register(funcs);
+    url::register(funcs);
 }
