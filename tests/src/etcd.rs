@@ -216,6 +216,23 @@ impl EtcdServer {
         panic!("etcd ({mode:?}) did not start: {last_error}");
     }
 
+    /// Starts an etcd process on `port`, chosen (with [`util::free_port`]) before the test
+    /// started a client that must come up before its server does.
+    pub async fn process_on(port: u16) -> EtcdServer {
+        let runtime = Self::spawn_process(port)
+            .await
+            .unwrap_or_else(|e| panic!("etcd on port {port}: {e}"));
+        let server = EtcdServer {
+            mode: Mode::Process,
+            port,
+            runtime: Mutex::new(runtime),
+        };
+        if let Err(e) = server.wait_healthy().await {
+            panic!("etcd on port {port} did not start: {e}");
+        }
+        server
+    }
+
     async fn spawn_process(port: u16) -> Result<Runtime, String> {
         let data = tempfile::tempdir().map_err(|e| format!("temp dir: {e}"))?;
         let dir = data.path().join("member");

@@ -11,7 +11,7 @@ use discovery_core::{Key, KvStore};
 use discovery_tests::confd::{put, run, wait_content, Confd, SOON};
 use discovery_tests::consul::ConsulServer;
 use discovery_tests::etcd::EtcdServer;
-use discovery_tests::util::{eventually, unique};
+use discovery_tests::util::{eventually, free_port, unique};
 
 /// Writes `conf.d/<name>.toml` rendering `template` into `<dir>/<name>.conf` from `keys`, with
 /// `backend` (a `[backend]` table's body) when given; returns the destination.
@@ -347,4 +347,51 @@ async fn watch_with_interval_renders_at_once_and_repairs_every_interval() {
     for dest in [&both, &watch_only, &from_toml] {
         wait_content(dest, "v=3\n").await;
     }
+}
+
+/// A `[backend]` whose etcd is down when `confd -watch` starts: the other resources render, the
+/// resource waits (and says so), and once that etcd is up its file is rendered and watched;
+/// confd needs no SIGHUP.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backend_table_that_is_down_at_start_is_watched_once_it_is_up() {
+    let etcd = EtcdServer::shared().await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ns = unique("/late-table");
+    let global = resource(
+        d,
+        "global",
+        &ns,
+        &format!("g={{{{getv \"{ns}/v\"}}}}\n"),
+        None,
+    );
+    let port = free_port();
+    let late = resource(
+        d,
+        "late",
+        "/late",
+        "l={{getv \"/late/v\"}}\n",
+        Some(&format!(
+            "backend = \"etcdv3\"\nnodes = [\"127.0.0.1:{port}\"]"
+        )),
+    );
+    put(&etcd.endpoint(), &format!("{ns}/v"), "1").await;
+    let confd = Confd::start(
+        d,
+        &["-watch", "-backend", "etcdv3", "-node", &etcd.endpoint()],
+    );
+    wait_content(&global, "g=1\n").await;
+    confd
+        .wait_log(&["late.toml", "waiting for its [backend]"], 1)
+        .await;
+    assert!(!late.exists());
+
+    let late_etcd = EtcdServer::process_on(port).await;
+    put(&late_etcd.endpoint(), "/late/v", "up").await;
+    wait_content(&late, "l=up\n").await;
+    put(&late_etcd.endpoint(), "/late/v", "changed").await;
+    wait_content(&late, "l=changed\n").await;
+    put(&etcd.endpoint(), &format!("{ns}/v"), "2").await;
+    wait_content(&global, "g=2\n").await;
+    assert!(!confd.log().contains("panicked"), "{}", confd.log());
 }

@@ -4,11 +4,9 @@
 //! is always reloaded, and an unreachable etcd gives a clear error in `-onetime`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
-use discovery_tests::bins::ChildGuard;
 use discovery_tests::confd::{put, resource, run, value_template, wait_content, Confd, SOON};
-use discovery_tests::etcd::{health, EtcdServer};
+use discovery_tests::etcd::EtcdServer;
 use discovery_tests::util::{eventually, free_port, unique};
 
 /// Writes the resource rendering `v=<value of prefix/value>`.
@@ -213,25 +211,9 @@ async fn unreachable_etcd_in_onetime_mode_is_a_clear_error_naming_the_endpoint()
     assert!(!dest.exists());
 }
 
-/// etcd's flags for one member on `port` with data in `data`.
-fn etcd_args(port: u16, peer: u16, data: &Path) -> Vec<String> {
-    let peer_url = format!("http://127.0.0.1:{peer}");
-    vec![
-        "--name=default".into(),
-        format!("--data-dir={}", data.display()),
-        format!("--listen-client-urls=http://127.0.0.1:{port}"),
-        format!("--advertise-client-urls=http://127.0.0.1:{port}"),
-        format!("--listen-peer-urls={peer_url}"),
-        format!("--initial-advertise-peer-urls={peer_url}"),
-        format!("--initial-cluster=default={peer_url}"),
-        "--heartbeat-interval=50".into(),
-        "--election-timeout=500".into(),
-    ]
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn watch_mode_waits_for_etcd_and_renders_once_it_is_up() {
-    let (port, peer) = (free_port(), free_port());
+    let port = free_port();
     let endpoint = format!("127.0.0.1:{port}");
     let dir = tempfile::tempdir().unwrap();
     let dest = value_resource(dir.path(), "/late", "");
@@ -249,18 +231,7 @@ async fn watch_mode_waits_for_etcd_and_renders_once_it_is_up() {
     assert!(child.success(), "confd exited: {}", confd.log());
     assert!(!dest.exists());
 
-    let data = tempfile::tempdir().unwrap();
-    let etcd = Command::new("/usr/bin/etcd")
-        .args(etcd_args(port, peer, &data.path().join("member")))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _etcd = ChildGuard(etcd);
-    eventually("etcd to be healthy", SOON, || async {
-        health(port).await.then_some(())
-    })
-    .await;
+    let _etcd = EtcdServer::process_on(port).await;
     put(&endpoint, "/late/value", "arrived").await;
     wait_content(&dest, "v=arrived\n").await;
     child = std::process::Command::new("kill")

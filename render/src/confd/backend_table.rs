@@ -281,6 +281,11 @@ impl Backends {
         })?;
         let kv = factory.open(config.clone()).await.map_err(|e| match e {
             Error::InvalidConfig { key, reason } => bad(file, &key, reason),
+            // Down, not wrong: the runner tries again (see `runner::open_waiting`).
+            other if other.is_retryable() => Error::unavailable(
+                other.backend().unwrap_or("confd"),
+                format!("{}: [backend]: {other}", file.display()),
+            ),
             other => {
                 Error::invalid_config(format!("{}: [backend]", file.display()), other.to_string())
             }

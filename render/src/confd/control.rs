@@ -12,6 +12,8 @@ pub(crate) enum Exit {
     Shutdown,
     /// A reload was asked for: re-read `conf.d` and start again.
     Reload,
+    /// A resource waiting for its `[backend]` can run now: start again with it.
+    Retry,
 }
 
 #[derive(Copy, Clone, Debug, Default)]

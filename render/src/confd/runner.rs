@@ -161,9 +161,10 @@ impl ConfdRunner {
         let limiter = ReloadLimiter::default();
         match options.mode {
             Mode::Onetime => {
-                let (resources, errors) = load(&options, &source, &mut backends).await;
-                let failures =
-                    errors.len() + process_all(&options, &kv, &resources, &limiter).await;
+                let loaded = load(&options, &source, &mut backends).await;
+                let failures = loaded.errors.len()
+                    + loaded.waiting.len()
+                    + process_all(&options, &kv, &loaded.resources, &limiter).await;
                 if failures == 0 {
                     Ok(())
                 } else {
@@ -175,28 +176,51 @@ impl ConfdRunner {
             }
             // Re-read conf.d and process everything every tick (confd's default mode).
             Mode::Interval(every) => loop {
-                let (resources, _errors) = load(&options, &source, &mut backends).await;
-                process_all(&options, &kv, &resources, &limiter).await;
+                // A `[backend]` that did not answer is tried again at the next tick.
+                let loaded = load(&options, &source, &mut backends).await;
+                process_all(&options, &kv, &loaded.resources, &limiter).await;
                 tokio::select! {
                     _ = tokio::time::sleep(every.get()) => {}
                     exit = control.next() => if exit == Exit::Shutdown { return Ok(()) },
                 }
             },
             Mode::Watch | Mode::WatchInterval(_) => {
-                let (mut resources, _errors) = load(&options, &source, &mut backends).await;
+                let loaded = load(&options, &source, &mut backends).await;
+                let (mut resources, mut waiting) = (loaded.resources, loaded.waiting);
                 loop {
-                    match watch::run(&options, kv.clone(), &resources, &limiter, &mut control)
+                    // Resources whose `[backend]` did not answer at load: opened in the
+                    // background while the others run; the watch restarts once one opens.
+                    let mut opened = Vec::new();
+                    let any_waiting = !waiting.is_empty();
+                    let exit = {
+                        let retry = open_waiting(&mut backends, &mut waiting, &mut opened);
+                        tokio::pin!(retry);
+                        let retry =
+                            any_waiting.then_some(
+                                retry.as_mut() as Pin<&mut (dyn Future<Output = ()> + Send)>
+                            );
+                        watch::run(
+                            &options,
+                            kv.clone(),
+                            &resources,
+                            &limiter,
+                            &mut control,
+                            retry,
+                        )
                         .await?
-                    {
+                    };
+                    resources.append(&mut opened);
+                    match exit {
                         Exit::Shutdown => return Ok(()),
+                        Exit::Retry => {}
                         Exit::Reload => {
                             tracing::info!("reloading conf.d");
-                            let (new, errors) = load(&options, &source, &mut backends).await;
-                            if errors.is_empty() {
-                                resources = new;
+                            let new = load(&options, &source, &mut backends).await;
+                            if new.errors.is_empty() {
+                                (resources, waiting) = (new.resources, new.waiting);
                             } else {
                                 tracing::error!(
-                                    failed = errors.len(),
+                                    failed = new.errors.len(),
                                     kept = resources.len(),
                                     "conf.d reload failed; keeping the resources loaded before"
                                 );
@@ -291,13 +315,21 @@ impl Future for ConfdHandle {
     }
 }
 
+/// What [`load`] read from `conf.d`.
+struct Loaded {
+    /// Ready to run.
+    resources: Vec<Resource>,
+    /// Loaded, but their `[backend]` did not answer (a retryable error): watch mode opens them
+    /// in the background ([`open_waiting`]), interval mode at its next tick.
+    waiting: Vec<Resource>,
+    /// Resources that failed to load for good (a bad file, template or `[backend]` table).
+    errors: Vec<Error>,
+}
+
 /// Loads the resources, logging what was loaded and every resource that failed to load.
-/// A resource whose `[backend]` cannot be opened fails to load.
-async fn load(
-    options: &ConfdOptions,
-    source: &Source,
-    backends: &mut Backends,
-) -> (Vec<Resource>, Vec<Error>) {
+/// A resource whose `[backend]` cannot be opened fails to load, or waits for it when the
+/// failure is retryable (the backend is down).
+async fn load(options: &ConfdOptions, source: &Source, backends: &mut Backends) -> Loaded {
     let (loaded, mut errors) = match source {
         Source::ConfDir => load_resources(options),
         Source::Specs(specs) => {
@@ -312,10 +344,16 @@ async fn load(
         }
     };
     let mut resources = Vec::with_capacity(loaded.len());
+    let mut waiting = Vec::new();
     for mut r in loaded {
         if let Some(config) = &r.spec.backend {
             match backends.get(&r.spec.file, config).await {
                 Ok(opened) => r.backend = Some(opened),
+                Err(e) if e.is_retryable() => {
+                    tracing::warn!(resource = %r.name(), "{e}; waiting for its [backend]");
+                    waiting.push(r);
+                    continue;
+                }
                 Err(e) => {
                     errors.push(e);
                     continue;
@@ -340,7 +378,52 @@ async fn load(
             tracing::warn!(resource = %r.name(), dest = %r.spec.dest.display(), "destination directory does not exist");
         }
     }
-    (resources, errors)
+    Loaded {
+        resources,
+        waiting,
+        errors,
+    }
+}
+
+/// How soon a `[backend]` that did not answer is tried again (doubling up to the maximum).
+const BACKEND_RETRY: (std::time::Duration, std::time::Duration) = (
+    std::time::Duration::from_millis(500),
+    std::time::Duration::from_secs(30),
+);
+
+/// Tries the `[backend]` of each `waiting` resource again, with backoff, until at least one
+/// opens; moves those that opened into `opened`. Never returns while nothing waits.
+async fn open_waiting(
+    backends: &mut Backends,
+    waiting: &mut Vec<Resource>,
+    opened: &mut Vec<Resource>,
+) {
+    let backoff = discovery_core::Backoff::new(BACKEND_RETRY.0, BACKEND_RETRY.1);
+    let mut attempt = 0u32;
+    while opened.is_empty() {
+        if waiting.is_empty() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(backoff.delay(attempt)).await;
+        attempt = attempt.saturating_add(1);
+        for mut r in std::mem::take(waiting) {
+            let Some(config) = r.spec.backend.clone() else {
+                opened.push(r);
+                continue;
+            };
+            match backends.get(&r.spec.file, &config).await {
+                Ok(o) => {
+                    tracing::info!(resource = %r.name(), "[backend] answers; watching it");
+                    r.backend = Some(o);
+                    opened.push(r);
+                }
+                Err(e) => {
+                    tracing::debug!(resource = %r.name(), "{e}; still waiting for its [backend]");
+                    waiting.push(r);
+                }
+            }
+        }
+    }
 }
 
 /// Fetches, renders and syncs every resource once (one read per resource, at one revision, from

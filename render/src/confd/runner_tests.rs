@@ -595,6 +595,75 @@ async fn backend_tables_share_one_backend_per_config() {
     );
 }
 
+/// A `[backend]` that is down when watch mode starts is opened once it answers; the other
+/// resources run meanwhile, and onetime mode counts the resource as failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_table_that_is_down_at_start_is_opened_once_it_answers() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    use super::super::backend_table::BackendConfig;
+    use discovery_core::KvView;
+    use futures::future::BoxFuture;
+
+    let dir = Dir::new();
+    let global = dir.resource("global", "k", "");
+    let late = dir.resource("late", "k", "[backend]\nbackend = \"mem-late\"\n");
+    let (kv, kv_late) = (
+        Arc::new(MemoryBackend::new()),
+        Arc::new(MemoryBackend::new()),
+    );
+    put(&kv, "/k/value", "global").await;
+    put(&kv_late, "/k/value", "late").await;
+    let (up, opens) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicUsize::new(0)),
+    );
+    let factory = {
+        let (kv_late, up, opens) = (kv_late.clone(), up.clone(), opens.clone());
+        move |_: BackendConfig| -> BoxFuture<'static, discovery_core::Result<Arc<dyn KvView>>> {
+            opens.fetch_add(1, Ordering::SeqCst);
+            let kv: discovery_core::Result<Arc<dyn KvView>> = if up.load(Ordering::SeqCst) {
+                Ok(kv_late.clone())
+            } else {
+                Err(Error::unavailable("mem-late", "connection refused"))
+            };
+            Box::pin(async move { kv })
+        }
+    };
+    let factory = Arc::new(factory);
+
+    let err = ConfdRunner::new(dir.options(Mode::Onetime), kv.clone())
+        .backend_factory(factory.clone())
+        .run()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("1 template resource(s) failed"),
+        "{err}"
+    );
+    assert_eq!(read(&global).as_deref(), Some("v=global\n"));
+    assert_eq!(read(&late), None);
+
+    let handle = ConfdRunner::new(dir.options(Mode::Watch), kv.clone())
+        .backend_factory(factory)
+        .start();
+    put(&kv, "/k/value", "global-2").await;
+    content(&global, "v=global-2\n").await;
+    eventually("the down backend tried again", || {
+        opens.load(Ordering::SeqCst) >= 3
+    })
+    .await;
+    assert_eq!(read(&late), None);
+    up.store(true, Ordering::SeqCst);
+    content(&late, "v=late\n").await;
+    // Watched from then on, and the other resource still is.
+    put(&kv_late, "/k/value", "late-2").await;
+    content(&late, "v=late-2\n").await;
+    put(&kv, "/k/value", "global-3").await;
+    content(&global, "v=global-3\n").await;
+    handle.shutdown().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watch_interval_renders_changes_and_repairs_every_interval() {
     let dir = Dir::new();

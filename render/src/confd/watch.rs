@@ -3,6 +3,8 @@
 //! changed, optional debounce, one reload per distinct command, lost-watch reporting.
 
 use std::collections::{BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -192,9 +194,10 @@ pub async fn run(
     resources: &[Resource],
     limiter: &ReloadLimiter,
     control: &mut Control,
+    mut retry: Option<Pin<&mut (dyn Future<Output = ()> + Send + '_)>>,
 ) -> Result<Exit> {
     let reloader = Reloader::spawn(limiter.clone());
-    let exit = watch_loop(cfg, kv, resources, &reloader, control).await;
+    let exit = watch_loop(cfg, kv, resources, &reloader, control, &mut retry).await;
     reloader.drain().await;
     exit
 }
@@ -205,6 +208,7 @@ async fn watch_loop(
     resources: &[Resource],
     reloader: &Reloader,
     control: &mut Control,
+    retry: &mut Option<Pin<&mut (dyn Future<Output = ()> + Send + '_)>>,
 ) -> Result<Exit> {
     let prefixes = watched(&kv, resources);
     let names: Vec<&str> = prefixes.iter().map(|w| w.name.as_str()).collect();
@@ -308,7 +312,16 @@ async fn watch_loop(
                 }
             }
             exit = control.next() => return Ok(exit),
+            () = until_opened(retry) => return Ok(Exit::Retry),
         }
+    }
+}
+
+/// Resolves when the runner's background open of a waiting `[backend]` (if any) succeeds.
+async fn until_opened(retry: &mut Option<Pin<&mut (dyn Future<Output = ()> + Send + '_)>>) {
+    match retry {
+        Some(f) => f.await,
+        None => std::future::pending().await,
     }
 }
 
