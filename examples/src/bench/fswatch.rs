@@ -103,7 +103,7 @@ impl FileWatch {
     }
 }
 
-fn notify_err(e: notify::Error) -> Error {
+pub(crate) fn notify_err(e: notify::Error) -> Error {
     Error::invalid_config("bench: inotify", e.to_string())
 }
 

@@ -15,6 +15,7 @@ pub mod onetime;
 pub mod procstat;
 pub mod render;
 pub mod s7;
+pub mod s7_confd;
 pub mod servers;
 pub mod stats;
 
@@ -40,7 +41,7 @@ scenarios:
   consul-burst            [--instances 50] [--registrations 300] [--wait 50ms:500ms]
   consul-idle             [--services 100] [--seconds 60] [--block-query-wait 5m (consul-template's block_query_wait)]
   s7-keepalive            [--count 10000] [--ttl 10] [--seconds 20] [--shared-lease true|false] (3-member etcd in Docker)
-  s7                      [--watchers 10] [--procs 4] [--model prefix|per-key] [--keys 10] [--changes 30] (3-member etcd in Docker)
+  s7                      [--watchers 10] [--procs 4] [--model prefix|per-key] [--engine confd|library] [--keys 10] [--changes 30] (3-member etcd in Docker)
 
 Binaries: target/release/confd and consul-template next to this one (build them first), or
 BENCH_CONFD / BENCH_CONSUL_TEMPLATE; servers: /usr/bin/etcd (BENCH_ETCD) and

@@ -2,8 +2,10 @@
 //! - `s7-keepalive`: one process holds `--count` registrations with `--ttl`, with or without
 //!   shared leases; keepalive requests/s at steady state (etcd's `grpc_server_msg_received_total`
 //!   for `LeaseKeepAlive`, summed over the members), etcd CPU and memory.
-//! - `s7`: `--watchers` library watchers, each with its own etcd connection, spread over
-//!   `--procs` child processes (`bench s7-watchers`), each writing its view to a file. Changes
+//! - `s7`: `--watchers` watchers, each with its own etcd connection, spread over `--procs`
+//!   child processes (`bench s7-watchers`), each rendering its view into a file: with
+//!   `--engine confd` (the default) a confd engine per watcher renders a template (see
+//!   [`super::s7_confd`]); `--engine library` folds the library's watch stream itself. Changes
 //!   are puts of a sequence number; reported: put -> all N files p50/p99, etcd CPU per change,
 //!   the watch streams and watchers etcd holds; then the leader is killed and a put made: time
 //!   until every watcher has it. `--model prefix` watches the prefix once per watcher;
@@ -28,16 +30,16 @@ use super::cluster::Cluster;
 use super::stats::Figures;
 use super::{fail, Opts};
 
-const PREFIX: &str = "/s7";
+pub(crate) const PREFIX: &str = "/s7";
 
-fn now_us() -> f64 {
+pub(crate) fn now_us() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64() * 1e6)
         .unwrap_or(0.0)
 }
 
-async fn connect(endpoints: Vec<String>) -> Result<EtcdBackend> {
+pub(crate) async fn connect(endpoints: Vec<String>) -> Result<EtcdBackend> {
     EtcdBackend::connect(EtcdConfig::new(endpoints)).await
 }
 
@@ -112,6 +114,10 @@ pub async fn watchers(opts: &Opts) -> Result<Figures> {
     if model != "prefix" && model != "per-key" {
         return Err(fail(format!("--model {model:?}: prefix or per-key")));
     }
+    let engine = opts.str("engine").unwrap_or("confd").to_owned();
+    if engine != "confd" && engine != "library" {
+        return Err(fail(format!("--engine {engine:?}: confd or library")));
+    }
     let cluster = Cluster::start("s7w").await?;
     let backend = connect(cluster.endpoints()).await?;
     for k in 0..keys {
@@ -128,7 +134,8 @@ pub async fn watchers(opts: &Opts) -> Result<Figures> {
         let mut child = Command::new(&exe)
             .args(["s7-watchers", "--endpoints", &endpoints, "--watchers"])
             .arg(share.to_string())
-            .args(["--keys", &keys.to_string(), "--model", &model, "--dir"])
+            .args(["--keys", &keys.to_string(), "--model", &model])
+            .args(["--engine", &engine, "--dir"])
             .arg(dir.path().join(format!("p{p}")))
             .stdout(Stdio::piped())
             .stdin(Stdio::null())
@@ -234,7 +241,7 @@ pub async fn watchers(opts: &Opts) -> Result<Figures> {
     Ok(f)
 }
 
-fn key(k: usize) -> Key {
+pub(crate) fn key(k: usize) -> Key {
     Key::new(format!("{PREFIX}/k{k:04}")).unwrap_or_else(|_| Key::root())
 }
 
@@ -274,11 +281,14 @@ pub async fn child(opts: &Opts) -> Result<()> {
         .split(',')
         .map(str::to_owned)
         .collect();
+    let dir = PathBuf::from(opts.str("dir").ok_or_else(|| fail("--dir"))?);
+    std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
+    if opts.str("engine") != Some("library") {
+        return super::s7_confd::child(opts, endpoints, &dir).await;
+    }
     let n: usize = opts.num("watchers", 1)?;
     let keys: usize = opts.num("keys", 10)?;
     let per_key = opts.str("model") == Some("per-key");
-    let dir = PathBuf::from(opts.str("dir").ok_or_else(|| fail("--dir"))?);
-    std::fs::create_dir_all(&dir).map_err(|e| fail(e.to_string()))?;
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<()>();
     for w in 0..n {
         let backend = connect(endpoints.clone()).await?;
