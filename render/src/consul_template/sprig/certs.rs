@@ -186,7 +186,17 @@ fn base_template(
 /// The rcgen key pair of a Sprig key; `Err` with Go's text when Go could not sign with it.
 fn key_pair(key: &PrivKey) -> Result<KeyPair, String> {
     let der = key.to_pkcs8()?;
-    KeyPair::try_from(der).map_err(|e| format!("x509: {e}"))
+    let rsa_bits = match key {
+        PrivKey::Rsa(k) => Some(rsa::traits::PublicKeyParts::n(k.as_ref()).bits()),
+        _ => None,
+    };
+    KeyPair::try_from(der).map_err(|e| match rsa_bits {
+        // ring signs with 2048- to 8192-bit RSA keys only; Go takes any size.
+        Some(bits) if !(2048..=8192).contains(&bits) => {
+            format!("x509: RSA keys of {bits} bits are not supported here (2048 to 8192)")
+        }
+        _ => format!("x509: {e}"),
+    })
 }
 
 fn creating(e: impl std::fmt::Display) -> String {

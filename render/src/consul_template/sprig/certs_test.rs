@@ -328,3 +328,21 @@ fn dsa_keys_cannot_sign_as_in_go() {
         "{e}"
     );
 }
+
+#[test]
+fn rsa_keys_ring_cannot_sign_with_say_so() {
+    use rsa::pkcs1::EncodeRsaPrivateKey;
+    let k = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 1024).unwrap();
+    let pem = pem_encode(
+        "RSA PRIVATE KEY",
+        k.to_pkcs1_der().unwrap().as_bytes().to_vec(),
+    );
+    let e = err(&format!(
+        r#"{{{{sprig_genCAWithKey "a" 1 "{}"}}}}"#,
+        pem.replace('\n', "\\n")
+    ));
+    assert!(
+        e.contains("error creating certificate: x509: RSA keys of 1024 bits are not supported here (2048 to 8192)"),
+        "{e}"
+    );
+}

@@ -27,6 +27,9 @@ const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112"
 const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
 const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 
+/// Go's text for a curve it does not know (here: any but P-256 and P-384).
+const UNKNOWN_CURVE: &str = "x509: unknown elliptic curve";
+
 /// Go's `crypto.Signer` check in `x509.CreateCertificate`, which `*dsa.PrivateKey` fails.
 pub(super) const DSA_NOT_SIGNER: &str =
     "x509: certificate private key does not implement crypto.Signer";
@@ -172,14 +175,27 @@ pub(super) fn parse_private_key_pem(text: &str) -> Result<PrivKey, String> {
         "RSA" => rsa::RsaPrivateKey::from_pkcs1_der(der)
             .map(|k| PrivKey::Rsa(Box::new(k)))
             .map_err(|e| format!("parsing RSA private key from PEM: x509: {e}")),
-        "EC" => p256::SecretKey::from_sec1_der(der)
-            .map(PrivKey::P256)
-            .or_else(|_| p384::SecretKey::from_sec1_der(der).map(PrivKey::P384))
-            .map_err(|e| format!("parsing EC private key from PEM: x509: {e}")),
+        "EC" => parse_sec1(der).map_err(|e| format!("parsing EC private key from PEM: {e}")),
         "DSA" => DsaKeyFormat::from_der(der)
             .map(|_| PrivKey::Dsa(der.to_vec()))
             .map_err(|e| format!("parsing DSA private key from PEM: asn1: {e}")),
         _ => Err(format!("invalid private key type {tag}")),
+    }
+}
+
+/// Go's `x509.ParseECPrivateKey`: the curve is the one the key names.
+fn parse_sec1(der: &[u8]) -> Result<PrivKey, String> {
+    let key = sec1::EcPrivateKey::from_der(der)
+        .map_err(|e| format!("x509: failed to parse EC private key: {e}"))?;
+    let bad = |e: &dyn std::fmt::Display| format!("x509: failed to parse EC private key: {e}");
+    match key.parameters.and_then(|p| p.named_curve()) {
+        Some(c) if c == OID_P256 => p256::SecretKey::from_sec1_der(der)
+            .map(PrivKey::P256)
+            .map_err(|e| bad(&e)),
+        Some(c) if c == OID_P384 => p384::SecretKey::from_sec1_der(der)
+            .map(PrivKey::P384)
+            .map_err(|e| bad(&e)),
+        _ => Err(UNKNOWN_CURVE.to_string()),
     }
 }
 
@@ -205,7 +221,7 @@ fn parse_pkcs8(der: &[u8]) -> Result<PrivKey, String> {
             Some(c) if c == OID_P384 => p384::SecretKey::from_pkcs8_der(der)
                 .map(PrivKey::P384)
                 .map_err(|e| bad(&e)),
-            _ => Err("x509: unknown elliptic curve".to_string()),
+            _ => Err(UNKNOWN_CURVE.to_string()),
         }
     } else {
         Err(format!(

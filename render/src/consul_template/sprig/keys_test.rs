@@ -151,3 +151,35 @@ fn pkcs8_keys_read_as_their_algorithm() {
     );
     assert!(matches!(parse_private_key_pem(&pem), Ok(PrivKey::P384(k)) if k == p384));
 }
+
+#[test]
+fn sec1_keys_need_a_curve_ring_signs_on() {
+    let sec1 = |curve: Option<&str>, len: usize| {
+        let private = vec![1u8; len];
+        let key = sec1::EcPrivateKey {
+            private_key: &private,
+            parameters: curve.map(|c| sec1::EcParameters::NamedCurve(c.parse().unwrap())),
+            public_key: None,
+        };
+        pem_encode("EC PRIVATE KEY", der::Encode::to_der(&key).unwrap())
+    };
+    // P-521 and P-224 read in Go; not here.
+    for key in [
+        sec1(Some("1.3.132.0.35"), 66),
+        sec1(Some("1.3.132.0.33"), 28),
+        sec1(None, 32),
+    ] {
+        assert_eq!(
+            parse_private_key_pem(&key).unwrap_err(),
+            "parsing EC private key from PEM: x509: unknown elliptic curve"
+        );
+    }
+    assert!(matches!(
+        parse_private_key_pem(&sec1(Some("1.2.840.10045.3.1.7"), 32)),
+        Ok(PrivKey::P256(_))
+    ));
+    assert!(matches!(
+        parse_private_key_pem(&sec1(Some("1.3.132.0.34"), 48)),
+        Ok(PrivKey::P384(_))
+    ));
+}
