@@ -62,7 +62,11 @@ impl GoObject for Certificate {
 /// Argument `i` as a Go `certificate` parameter (only what `genCA` and friends return).
 fn arg_cert(args: &[Value], i: usize) -> Result<Certificate, FuncError> {
     let v = arg_value(args, i)?;
-    if is_nil(v) {
+    // Go: a nil constant cannot be assigned; a missing value is invalid.
+    if v.is_none() {
+        return Err(FuncError::new(format!("cannot assign nil to {TYPE_NAME}")));
+    }
+    if v.is_undefined() {
         return Err(FuncError::new(format!(
             "invalid value; expected {TYPE_NAME}"
         )));

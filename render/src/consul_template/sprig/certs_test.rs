@@ -268,6 +268,10 @@ fn bad_inputs_give_sprigs_errors() {
             "wrong type for value; expected sprig.certificate; got map[string]interface {}",
         ),
         (
+            r#"{{sprig_genSignedCert "a" nil nil 1 nil}}"#,
+            "cannot assign nil to sprig.certificate",
+        ),
+        (
             r#"{{sprig_genCAWithKey "a" 1 "junk"}}"#,
             "parsing private key: no PEM data in input",
         ),
@@ -346,3 +350,4 @@ fn rsa_keys_ring_cannot_sign_with_say_so() {
         "{e}"
     );
 }
+
