@@ -240,6 +240,8 @@ fn go_prints_the_struct_as_its_two_fields() {
     let mut it = out.split('#');
     let (whole, cert, key) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
     assert_eq!(whole, format!("{{{cert} {key}}}"));
+    let t = render(r#"{{sprig_typeOf (sprig_genCAWithKey "p" 1 (sprig_genPrivateKey "ecdsa"))}}"#);
+    assert_eq!(t.unwrap(), "sprig.certificate");
     let e = err(r#"{{(sprig_genCAWithKey "p" 1 (sprig_genPrivateKey "ecdsa")).Nope}}"#);
     assert!(e.contains("Nope"), "{e}");
 }
@@ -351,3 +353,35 @@ fn rsa_keys_ring_cannot_sign_with_say_so() {
     );
 }
 
+#[test]
+fn a_foreign_ca_keeps_its_subject_as_the_issuer() {
+    // A CA not made by Sprig: several subject attributes, a PKCS#8 key.
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CountryName, "DE");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "Acme Ltd");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Acme Root");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&key).unwrap();
+    let b64 = |s: &str| crate::gostr::base64_encode(s.as_bytes(), false);
+    let src = format!(
+        r#"{{{{$ca := sprig_buildCustomCert "{}" "{}"}}}}{{{{(sprig_genSignedCert "leaf" nil (sprig_list "a.example") 2 $ca).Cert}}}}"#,
+        b64(&ca.pem()),
+        b64(&key.serialize_pem())
+    );
+    let der = cert_der(&render(&src).unwrap());
+    let (leaf, root) = (parse(&der), parse(ca.der()));
+    assert_eq!(leaf.issuer().as_raw(), root.subject().as_raw());
+    leaf.verify_signature(Some(root.public_key())).unwrap();
+    assert_eq!(
+        leaf.signature_algorithm.algorithm.to_id_string(),
+        "1.2.840.10045.4.3.3"
+    );
+}
