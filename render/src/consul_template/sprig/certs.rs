@@ -253,12 +253,17 @@ fn gen_signed(
     };
     let (_, parsed) = x509_parser::parse_x509_certificate(&ca_der).map_err(|e| bad_ca(&e))?;
     let ca_spki = parsed.tbs_certificate.subject_pki.raw.to_vec();
+    // Go copies the parent's subject key identifier, unless empty, as the authority's.
+    let ca_has_ski = parsed.extensions().iter().any(|e| {
+        matches!(e.parsed_extension(),
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) if !id.0.is_empty())
+    });
     let ca_params =
         CertificateParams::from_ca_cert_der(&ca_der.clone().into()).map_err(|e| bad_ca(&e))?;
     let ca_key =
         parse_private_key_pem(&ca.key).map_err(|e| format!("error parsing private key: {e}"))?;
     let mut params = base_template(cn, ips, dns, days)?;
-    params.use_authority_key_identifier_extension = true;
+    params.use_authority_key_identifier_extension = ca_has_ski;
     let ca_pair = key_pair(&ca_key).map_err(creating)?;
     if matches!(key, PrivKey::Dsa(_)) {
         return Err(creating(DSA_PUBLIC_UNSUPPORTED));

@@ -384,4 +384,36 @@ fn a_foreign_ca_keeps_its_subject_as_the_issuer() {
         leaf.signature_algorithm.algorithm.to_id_string(),
         "1.2.840.10045.4.3.3"
     );
+    let aki = leaf
+        .extensions()
+        .iter()
+        .any(|e| e.oid.to_id_string() == "2.5.29.35");
+    assert!(
+        aki,
+        "the CA has a subject key identifier: the leaf names it"
+    );
+
+    // A CA with an empty subject key identifier (rcgen cannot leave it out of a CA): no
+    // authority key identifier, as in Go.
+    let mut params = rcgen::CertificateParams::default();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.key_identifier_method = rcgen::KeyIdMethod::PreSpecified(Vec::new());
+    let bare = params.self_signed(&key).unwrap();
+    let bare_der = bare.der().to_vec();
+    let has = |der: &[u8], oid: &str| {
+        parse(der)
+            .extensions()
+            .iter()
+            .any(|e| e.oid.to_id_string() == oid)
+    };
+    let src = format!(
+        r#"{{{{$ca := sprig_buildCustomCert "{}" "{}"}}}}{{{{(sprig_genSignedCert "leaf" nil nil 2 $ca).Cert}}}}"#,
+        b64(&bare.pem()),
+        b64(&key.serialize_pem())
+    );
+    let der = cert_der(&render(&src).unwrap());
+    parse(&der)
+        .verify_signature(Some(parse(&bare_der).public_key()))
+        .unwrap();
+    assert!(!has(&der, "2.5.29.35"), "no authority key identifier");
 }

@@ -31,8 +31,7 @@ const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const UNKNOWN_CURVE: &str = "x509: unknown elliptic curve";
 
 /// Go's `crypto.Signer` check in `x509.CreateCertificate`, which `*dsa.PrivateKey` fails.
-pub(super) const DSA_NOT_SIGNER: &str =
-    "x509: certificate private key does not implement crypto.Signer";
+const DSA_NOT_SIGNER: &str = "x509: certificate private key does not implement crypto.Signer";
 /// `x509.CreateCertificate` for a certificate whose own key is DSA.
 pub(super) const DSA_PUBLIC_UNSUPPORTED: &str = "x509: unsupported public key type: *dsa.PublicKey";
 
