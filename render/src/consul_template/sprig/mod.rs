@@ -7,6 +7,9 @@
 //! Sprig's own grouping; `golden.jsonl` holds the Go oracle's output for `cases.txt`
 //! (`fuzz/differential/sprig/`), replayed by `golden_test.rs`.
 
+mod certs;
+#[cfg(test)]
+mod certs_test;
 mod conv;
 mod crypto;
 mod dates;
@@ -17,6 +20,9 @@ mod encoding;
 mod go_url;
 #[cfg(test)]
 mod golden_test;
+mod keys;
+#[cfg(test)]
+mod keys_test;
 mod lists;
 mod math;
 #[cfg(test)]
@@ -44,16 +50,7 @@ pub(super) fn reg(
 
 /// Hermetic names not implemented yet (see COMPATIBILITY.md): registered so that a template
 /// naming them parses (`-parse-only`), and failing by name when called, never "not defined".
-pub(super) const NOT_IMPLEMENTED: &[&str] = &[
-    "buildCustomCert",
-    "genCA",
-    "genCAWithKey",
-    "genPrivateKey",
-    "genSelfSignedCert",
-    "genSelfSignedCertWithKey",
-    "genSignedCert",
-    "genSignedCertWithKey",
-];
+pub(super) const NOT_IMPLEMENTED: &[&str] = &[];
 
 /// Registers every Sprig function under its `sprig_` name ([`NOT_IMPLEMENTED`] as failing ones).
 pub(crate) fn register(funcs: &mut FuncMap) {
@@ -77,4 +74,6 @@ pub(crate) fn register(funcs: &mut FuncMap) {
     semver::register(funcs);
     crypto::register(funcs);
     url::register(funcs);
+    keys::register(funcs);
+    certs::register(funcs);
 }
