@@ -32,7 +32,8 @@ pub struct Confd {
 }
 
 impl Confd {
-    /// Starts `confd ARGS -confdir DIR` (see [`confd_command`] for the config file).
+    /// Starts `confd ARGS -confdir DIR` (with `-config-file DIR/no-confd.toml` unless `ARGS`
+    /// name one).
     pub fn start(dir: &Path, args: &[&str]) -> Confd {
         let log = dir.join("confd.log");
         let file = std::fs::File::create(&log).unwrap();
