@@ -24,7 +24,7 @@
 //!
 //! Blocking queries follow Consul's rules: the index resets when it goes backwards (a consumer
 //! then gets a `Reset`), is never 0 after the first call, requests go through a token bucket
-//! (burst 3, then 25/s: one query every 40 ms while every query returns at once), errors are retried with jittered backoff, and an answer is published only
+//! (burst 3, then 50/s: one query every 20 ms while every query returns at once), errors are retried with jittered backoff, and an answer is published only
 //! when its content differs (a return is not a change).
 //!
 //! ```no_run

@@ -15,17 +15,17 @@ pub(crate) struct TokenBucket {
 }
 
 impl TokenBucket {
-    /// Burst 3, then 25 requests per second (one every 40 ms) per blocking loop.
+    /// Burst 3, then 50 requests per second (one every 20 ms) per blocking loop.
     ///
     /// During churn every query returns at once, so the loop runs at this rate, and the last
     /// change of a burst waits for the next token: up to one spacing, half of it on average.
-    /// At consul-template's 10/s (100 ms) that wait made our final state land 83 ms after a
-    /// burst of 300 registrations against consul-template 0.20.1's 66 ms (which re-queries
-    /// without a limit, rendering 54 times). 40 ms keeps the wait below that gap while a burst
-    /// still costs a few dozen queries and renders, not one per change. An idle loop is never
+    /// consul-template 0.20.1 re-queries without a limit, as fast as it renders (about one
+    /// query every 17 ms in S5 here). At 10/s our last change landed 83 ms after a burst of 300
+    /// registrations, against its 66 ms; at 50/s it lands after 16.2 ms against its 28.4 ms in
+    /// the same run, with 29 renders to its 46 (BENCHMARKS.md §16). An idle loop is never
     /// throttled: it blocks in Consul.
     pub(crate) fn for_blocking_queries() -> Self {
-        Self::new(3.0, 25.0)
+        Self::new(3.0, 50.0)
     }
 
     pub(crate) fn new(capacity: f64, per_sec: f64) -> Self {

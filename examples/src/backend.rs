@@ -334,4 +334,22 @@ mod tests {
         let e = BackendSpec::from_url("alice:s3cret@127.0.0.1").unwrap_err();
         assert!(!e.to_string().contains("s3cret"), "{e}");
     }
+
+    #[tokio::test]
+    async fn backends_confd_0_17_has_and_we_do_not_ship_are_refused_by_name() {
+        for backend in ["vault", "redis", "zookeeper", "dynamodb", "ssm", "rancher"] {
+            let c = crate::confd::config::ConfdConfig::from_args(
+                ["-config-file", "/nonexistent", "-backend", backend].map(String::from),
+            )
+            .unwrap();
+            let e = open_kv(&BackendSpec::from_confd(&c)).await.err().unwrap();
+            assert_eq!(
+                e.to_string(),
+                format!(
+                    "invalid configuration backend: {backend:?} is not supported (use \
+                     etcdv3, etcd, consul, file, env or memory)"
+                )
+            );
+        }
+    }
 }

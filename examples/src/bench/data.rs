@@ -177,10 +177,23 @@ pub fn sibling_binary(name: &str) -> Result<PathBuf> {
 
 /// Spawns `binary args` with its output in `log`; killed when dropped.
 pub fn spawn_logged(binary: &Path, args: &[String], log: &Path) -> Result<Child> {
+    spawn_logged_in(binary, args, log, None)
+}
+
+/// [`spawn_logged`], in directory `cwd` when given.
+pub fn spawn_logged_in(
+    binary: &Path,
+    args: &[String],
+    log: &Path,
+    cwd: Option<&Path>,
+) -> Result<Child> {
     let out = std::fs::File::create(log).map_err(|e| fail(e.to_string()))?;
     let err = out.try_clone().map_err(|e| fail(e.to_string()))?;
-    Command::new(binary)
-        .args(args)
+    let mut cmd = Command::new(binary);
+    if let Some(dir) = cwd {
+        cmd.current_dir(dir);
+    }
+    cmd.args(args)
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err)

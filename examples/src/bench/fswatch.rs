@@ -139,3 +139,64 @@ pub fn fsync_floor(dir: &Path, size: usize, n: usize) -> Result<f64> {
     let _ = std::fs::remove_file(&target);
     Ok(super::stats::median(&times))
 }
+
+/// One completed write of a file in a [`DirWatch`]ed directory.
+#[derive(Clone, Debug)]
+pub struct DirWrite {
+    /// The file's path.
+    pub path: PathBuf,
+    /// When the inotify event was received.
+    pub at: Instant,
+    /// The file's content read right after the event.
+    pub content: String,
+}
+
+/// Watches the files of several directories with one inotify instance (many destinations, one
+/// watcher thread), reporting each completed write with the file's path.
+#[derive(Debug)]
+pub struct DirWatch {
+    _watcher: RecommendedWatcher,
+    /// The writes, in the order the kernel reported them.
+    pub rx: mpsc::UnboundedReceiver<DirWrite>,
+}
+
+impl DirWatch {
+    /// Starts watching `dirs`, which must exist, for files whose name ends with `suffix` (so
+    /// staged files are left out).
+    pub fn new(dirs: &[PathBuf], suffix: &'static str) -> Result<DirWatch> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            let Ok(event) = res else { return };
+            let at = Instant::now();
+            let completed = matches!(
+                event.kind,
+                EventKind::Modify(ModifyKind::Name(RenameMode::To))
+                    | EventKind::Access(AccessKind::Close(AccessMode::Write))
+            );
+            if !completed {
+                return;
+            }
+            for path in &event.paths {
+                if !path.to_str().is_some_and(|p| p.ends_with(suffix)) {
+                    continue;
+                }
+                let content = std::fs::read_to_string(path).unwrap_or_default();
+                let _ = tx.send(DirWrite {
+                    path: path.clone(),
+                    at,
+                    content,
+                });
+            }
+        })
+        .map_err(notify_err)?;
+        for dir in dirs {
+            watcher
+                .watch(dir, RecursiveMode::NonRecursive)
+                .map_err(notify_err)?;
+        }
+        Ok(DirWatch {
+            _watcher: watcher,
+            rx,
+        })
+    }
+}

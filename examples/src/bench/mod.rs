@@ -16,6 +16,7 @@ pub mod procstat;
 pub mod render;
 pub mod s7;
 pub mod s7_confd;
+pub mod s7_consul;
 pub mod servers;
 pub mod stats;
 
@@ -41,7 +42,8 @@ scenarios:
   consul-burst            [--instances 50] [--registrations 300] [--wait 50ms:500ms]
   consul-idle             [--services 100] [--seconds 60] [--block-query-wait 5m (consul-template's block_query_wait)]
   s7-keepalive            [--count 10000] [--ttl 10] [--seconds 20] [--shared-lease true|false] (3-member etcd in Docker)
-  s7                      [--watchers 10] [--procs 4] [--model prefix|per-key] [--engine confd|library] [--keys 10] [--changes 30] (3-member etcd in Docker)
+  s7                      [--watchers 10] [--procs 4] [--model prefix|per-key] [--engine confd|library] [--fsync before|after|never] [--keys 10] [--changes 30] (3-member etcd in Docker)
+  s7-consul               [--watchers 200] [--instances 10] [--changes 20] [--dedup false] [--idle-seconds 10] [--binary consul-template (e.g. a Go peer)]
 
 Binaries: target/release/confd and consul-template next to this one (build them first), or
 BENCH_CONFD / BENCH_CONSUL_TEMPLATE; servers: /usr/bin/etcd (BENCH_ETCD) and
@@ -118,6 +120,7 @@ async fn run_once(scenario: &str, opts: &Opts) -> Result<Figures> {
         "consul-idle" => consul::idle(opts).await,
         "s7-keepalive" => s7::keepalive(opts).await,
         "s7" => s7::watchers(opts).await,
+        "s7-consul" => s7_consul::run(opts).await,
         other => Err(fail(format!("unknown scenario {other:?}\n{USAGE}"))),
     }
 }

@@ -118,6 +118,8 @@ pub async fn watchers(opts: &Opts) -> Result<Figures> {
     if engine != "confd" && engine != "library" {
         return Err(fail(format!("--engine {engine:?}: confd or library")));
     }
+    let fsync = opts.str("fsync").unwrap_or("before").to_owned();
+    super::s7_confd::fsync_of(&fsync)?;
     let cluster = Cluster::start("s7w").await?;
     let backend = connect(cluster.endpoints()).await?;
     for k in 0..keys {
@@ -135,7 +137,7 @@ pub async fn watchers(opts: &Opts) -> Result<Figures> {
             .args(["s7-watchers", "--endpoints", &endpoints, "--watchers"])
             .arg(share.to_string())
             .args(["--keys", &keys.to_string(), "--model", &model])
-            .args(["--engine", &engine, "--dir"])
+            .args(["--engine", &engine, "--fsync", &fsync, "--dir"])
             .arg(dir.path().join(format!("p{p}")))
             .stdout(Stdio::piped())
             .stdin(Stdio::null())

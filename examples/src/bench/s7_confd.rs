@@ -13,6 +13,7 @@ use discovery_core::Result;
 use discovery_render::confd::options::{ConfdOptions, Mode};
 use discovery_render::confd::resource::load_spec;
 use discovery_render::confd::runner::ConfdRunner;
+use discovery_render::sync::Fsync;
 use notify::event::{AccessKind, AccessMode, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
 use tokio::sync::mpsc;
@@ -49,9 +50,21 @@ fn parse(text: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// `--fsync before|after|never`: confd's `-fsync`. The default, `before`, is what a host runs;
+/// on one machine the N hosts' fsyncs queue on one disk, so `never` isolates the delivery path.
+pub(crate) fn fsync_of(value: &str) -> Result<Fsync> {
+    match value {
+        "before" => Ok(Fsync::BeforeRename),
+        "after" => Ok(Fsync::AfterRename),
+        "never" => Ok(Fsync::Never),
+        other => Err(fail(format!("--fsync {other:?}: before, after or never"))),
+    }
+}
+
 /// Runs `--watchers` confd engines until the parent kills this process.
 pub async fn child(opts: &Opts, endpoints: Vec<String>, dir: &Path) -> Result<()> {
     let n: usize = opts.num("watchers", 1)?;
+    let fsync = fsync_of(opts.str("fsync").unwrap_or("before"))?;
     let keys: usize = opts.num("keys", 10)?;
     let watched: Vec<String> = if opts.str("model") == Some("per-key") {
         (0..keys).map(|k| key(k).to_string()).collect()
@@ -94,7 +107,8 @@ pub async fn child(opts: &Opts, endpoints: Vec<String>, dir: &Path) -> Result<()
         let backend = connect(endpoints.clone()).await?;
         let mut spec = spec.clone();
         spec.dest = out.join(format!("w{w}"));
-        let options = ConfdOptions::new(Mode::Watch, &confdir);
+        let mut options = ConfdOptions::new(Mode::Watch, &confdir);
+        options.fsync = fsync;
         engines.push(ConfdRunner::with_resources(options, vec![spec], Arc::new(backend)).start());
     }
 

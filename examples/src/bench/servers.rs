@@ -146,7 +146,7 @@ pub fn parse_msg_received(metrics: &str) -> Vec<(String, f64)> {
 /// A Consul dev agent on loopback.
 #[derive(Debug)]
 pub struct ConsulProc {
-    _child: Child,
+    child: Child,
     /// `127.0.0.1:<port>` of its HTTP API.
     pub addr: String,
     /// Its directory (config and log).
@@ -154,6 +154,11 @@ pub struct ConsulProc {
 }
 
 impl ConsulProc {
+    /// The agent's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Starts `consul agent -dev` and waits until it has a leader.
     pub async fn start() -> Result<ConsulProc> {
         let dir = tempfile::tempdir().map_err(|e| io(e, "tempdir"))?;
@@ -166,6 +171,9 @@ impl ConsulProc {
                 "http": http, "dns": -1, "grpc": -1,
                 "serf_lan": free_port()?, "serf_wan": free_port()?, "server": free_port()?,
             },
+            // Every client of a bench comes from 127.0.0.1 (S7 runs hundreds): lift the
+            // default limit of 200 connections per client address.
+            "limits": {"http_max_conns_per_client": 10000},
         });
         let cfg = dir.path().join("bench.json");
         std::fs::write(&cfg, config.to_string()).map_err(|e| io(e, "consul config"))?;
@@ -177,7 +185,7 @@ impl ConsulProc {
         ];
         let child = spawn(&consul_binary(), &args, &dir.path().join("consul.log"))?;
         let server = ConsulProc {
-            _child: child,
+            child,
             addr: format!("127.0.0.1:{http}"),
             dir,
         };

@@ -750,6 +750,21 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_of_confd_0_17_is_defined() {
+        // kelseyhightower/confd 0.17's config.go, in its order.
+        let upstream = "auth-token backend basic-auth client-ca-keys client-cert client-key \
+            client-insecure confdir config-file file filter interval keep-stage-file log-level \
+            node noop onetime prefix version scheme srv-domain srv-record sync-only auth-type \
+            app-id user-id role-id secret-id path table separator username password watch";
+        let names: Vec<&str> = upstream.split_whitespace().collect();
+        assert_eq!(names.len(), 34);
+        let f = flag_set();
+        for name in names {
+            assert!(f.kind_of(name).is_some(), "-{name} is not defined");
+        }
+    }
+
+    #[test]
     fn flags_beat_the_file() {
         let d = tempfile::tempdir().unwrap();
         let file = d.path().join("confd.toml");
